@@ -1,0 +1,1 @@
+"""oslo.service's API on native threads: cotyledon workers, futurist pools, no eventlet."""
