@@ -1,0 +1,191 @@
+"""A futurist thread pool that names its threads, shrinks when idle and stops fast.
+
+Each workaround below names the futurist 3.5.0 behaviour it replaces; the tests in
+tests/unit/test_thread_pool.py reproduce each one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import itertools
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+import futurist
+from futurist import _utils as futurist_utils
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_IDLE_TIMEOUT = 60.0
+
+# Put on the work queue once per live thread at shutdown: wakes a waiting thread at
+# once and, being queued after the remaining work, lets that work run first.
+_STOP = object()
+
+
+def _check_positive_number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    if not value > 0:
+        raise ValueError(f"{name} must be greater than zero, got {value!r}")
+    return float(value)
+
+
+class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
+    """A bounded pool whose memory follows the load rather than the peak.
+
+    Differences from futurist.ThreadPoolExecutor (each fixes an upstream behaviour):
+
+    - futurist starts a new thread on every submit until max_workers even when threads
+      are idle; here a thread is started only when no idle thread is free.
+    - futurist never shrinks; here a thread that waited ``idle_timeout`` seconds for
+      work exits.
+    - futurist threads are unnamed; here they are "<name>-N".
+    - futurist idle threads poll every ThreadWorker.MAX_IDLE_FOR (1 s), so
+      ``shutdown(wait=True)`` of an idle pool takes about a second; here shutdown
+      wakes them through the queue and returns as soon as they exit.
+    - futurist ignores ``cancel_futures``; here it cancels the queued work.
+    - futurist's ``shutdown(wait=False)`` leaves queued futures pending forever; here
+      the threads finish the queued work before they exit.
+
+    Statistics, ``check_and_reject``, ``alive``, ``num_workers``, ``queue_size`` and
+    ``get_num_idle_workers()`` keep futurist's meaning.
+    """
+
+    def __init__(
+        self,
+        max_workers: int,
+        name: str = "pool",
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        check_and_reject: Callable[[Any, int], None] | None = None,
+    ) -> None:
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int):
+            raise TypeError(f"max_workers must be an integer, got {max_workers!r}")
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be at least 1, got {max_workers!r}")
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"name must be a non-empty string, got {name!r}")
+        self._idle_timeout = _check_positive_number("idle_timeout", idle_timeout)
+        super().__init__(max_workers=max_workers, check_and_reject=check_and_reject)
+        self.name = name
+        # futurist's queue.Queue is only needed for its join(); SimpleQueue is cheaper.
+        self._work_queue = queue.SimpleQueue()  # type: ignore[assignment]
+        self._thread_ids = itertools.count(1)
+        # Guarded by self._shutdown_lock (futurist's submit() already holds it).
+        # _idle: waiting threads with no queued item meant for them.
+        # _backlog: queued items that no thread is free for.
+        # Invariant: _idle - _backlog == waiting threads - queued items, and at most
+        # one of the two is non-zero.
+        self._idle = 0
+        self._backlog = 0
+
+    @property
+    def max_workers(self) -> int:
+        """Upper bound on the number of threads (futurist keeps it private)."""
+        return self._max_workers
+
+    @property
+    def idle_timeout(self) -> float:
+        return self._idle_timeout
+
+    def get_num_idle_workers(self) -> int:
+        """Threads free to take new work now (queued items already claim theirs)."""
+        with self._shutdown_lock:
+            return self._idle
+
+    def _submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> futurist.Future:
+        # Called by futurist's submit() with self._shutdown_lock held.
+        fut: futurist.Future = futurist.Future()
+        if self._idle:
+            self._idle -= 1
+        elif len(self._workers) < self._max_workers:
+            self._add_thread()
+        else:
+            self._backlog += 1
+        self._work_queue.put(futurist_utils.WorkItem(fut, fn, *args, **kwargs))
+        return fut
+
+    def _add_thread(self) -> None:
+        thread = threading.Thread(
+            target=self._work, name=f"{self.name}-{next(self._thread_ids)}", daemon=True
+        )
+        self._workers.append(thread)  # type: ignore[arg-type]
+        thread.start()
+
+    def _work(self) -> None:
+        """Body of each pool thread; the thread starts with one item claimed."""
+        me = threading.current_thread()
+        while True:
+            try:
+                item = self._work_queue.get(timeout=self._idle_timeout)
+            except queue.Empty:
+                with self._shutdown_lock:
+                    # After shutdown a _STOP is on its way for this thread: wait for it
+                    # so the work queued before it still finds a thread.
+                    if self._idle and not self._shutdown:
+                        self._idle -= 1
+                        self._workers.remove(me)  # type: ignore[arg-type]
+                        return
+                continue
+            if item is _STOP:
+                with self._shutdown_lock:
+                    self._workers.remove(me)  # type: ignore[arg-type]
+                return
+            try:
+                item.run()
+            except SystemExit:
+                # WorkItem.run() stores the exception on the future, then re-raises
+                # SystemExit; keep the thread (and the accounting) alive.
+                pass
+            del item
+            with self._shutdown_lock:
+                if self._backlog:
+                    self._backlog -= 1
+                else:
+                    self._idle += 1
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop accepting work; queued work still runs unless ``cancel_futures``."""
+        with self._shutdown_lock:
+            if cancel_futures:
+                self._cancel_queued()
+            if not self._shutdown:
+                self._shutdown = True
+                for _ in self._workers:
+                    self._work_queue.put(_STOP)
+            threads = list(self._workers)
+        if wait:
+            for thread in threads:
+                thread.join()  # type: ignore[attr-defined]
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the threads to exit after shutdown(); False if some still run."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._shutdown_lock:
+            threads = list(self._workers)
+        for thread in threads:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(remaining)  # type: ignore[attr-defined]
+        return not any(t.is_alive() for t in threads)  # type: ignore[attr-defined]
+
+    def _cancel_queued(self) -> None:
+        stops = 0
+        cancelled = 0
+        while True:
+            try:
+                item = self._work_queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                stops += 1
+            else:
+                item.future.cancel()
+                cancelled += 1
+        # Keep the invariant: the threads those items were queued for are now free.
+        self._idle += cancelled - self._backlog
+        self._backlog = 0
+        for _ in range(stops):
+            self._work_queue.put(_STOP)
