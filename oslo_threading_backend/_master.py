@@ -1,0 +1,117 @@
+"""The master process: cotyledon's ServiceManager with its shutdown bugs fixed.
+
+Everything here runs in the master. Each override names the cotyledon 2.2.0
+behaviour it replaces; tests/functional prove each one with real workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import contextlib
+import logging
+import multiprocessing.context
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+import cotyledon
+
+from oslo_threading_backend import _fork_guard
+from oslo_threading_backend import _logflush
+
+LOG = logging.getLogger(__name__)
+
+
+class _ShuttingDown(Exception):
+    """Raised inside the supervisor thread to abandon a fork during shutdown."""
+
+
+class Master(cotyledon.ServiceManager):
+    """Supervises the workers; one per process, created on the main thread."""
+
+    def __init__(
+        self,
+        graceful_shutdown_timeout: int,
+        mp_context: multiprocessing.context.BaseContext,
+        wait_interval: float,
+        on_reload: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(
+            wait_interval=wait_interval,
+            graceful_shutdown_timeout=graceful_shutdown_timeout,
+            mp_context=mp_context,
+        )
+        self._deadline_timer: threading.Timer | None = None
+        # First hook, so that no other hook failing can keep signals held.
+        self.register_hooks(on_new_worker=_fork_guard.release_held_signals)
+        if on_reload is not None:
+            self.register_hooks(on_reload=on_reload)
+
+    @property
+    def graceful_shutdown_timeout(self) -> int:
+        return self._graceful_shutdown_timeout
+
+    @graceful_shutdown_timeout.setter
+    def graceful_shutdown_timeout(self, value: int) -> None:
+        # Read by workers forked from now on, and by the next shutdown.
+        self._graceful_shutdown_timeout = value
+
+    def worker_pids(self) -> list[int]:
+        return [p.pid for p in list(self._child_processes) if p.pid is not None]
+
+    # cotyledon 2.2.0 arms signal.alarm() in the master at SIGTERM, but acts
+    # on SIGALRM only in its select loop, while the master sits in join():
+    # the master's timeout does nothing. A timer thread does not need the
+    # main thread: it kills what is left and exits.
+    def _shutdown(self) -> None:
+        timeout = self._graceful_shutdown_timeout
+        if timeout > 0:
+            self._deadline_timer = threading.Timer(timeout, self._shutdown_deadline_passed)
+            self._deadline_timer.name = "graceful-shutdown-deadline"
+            self._deadline_timer.daemon = True
+            self._deadline_timer.start()
+        super()._shutdown()
+
+    def _shutdown_deadline_passed(self) -> None:
+        pids = self.worker_pids()
+        LOG.error(
+            "Graceful shutdown timeout (%d s) exceeded: killing the workers still "
+            "running (pids %s) and exiting with status 1",
+            self._graceful_shutdown_timeout,
+            ", ".join(str(pid) for pid in pids) or "none",
+        )
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _logflush.flush_all()
+        os._exit(1)
+
+    # cotyledon 2.2.0 throttles respawns with time.sleep(5) in the supervisor
+    # thread, which SIGTERM then waits for: a crash-looping worker delayed
+    # shutdown by up to 5 s. Sleep on the shutdown event instead.
+    def _slowdown_respawn_if_needed(self) -> None:
+        expected_children = sum(s.workers for s in self._services.values())
+        if len(self._forktimes) > expected_children:
+            if time.time() - self._forktimes[0] < expected_children:
+                LOG.info("Forking too fast, sleeping")
+                self._dead.wait(5)
+            self._forktimes.pop(0)
+        else:
+            self._dead.wait(self._wait_interval)
+        if self._dead.is_set():
+            raise _ShuttingDown
+        self._forktimes.append(time.time())
+
+    def _start_worker(self, service_id: Any, worker_id: Any) -> None:
+        try:
+            with _fork_guard.forking_worker():
+                super()._start_worker(service_id, worker_id)
+        except _ShuttingDown:
+            LOG.debug("Shutting down: worker %s not started", worker_id)
+
+
+def reset_for_tests() -> None:
+    """Allow another Master in this process (cotyledon allows one per process)."""
+    cotyledon.ServiceManager._process_runner_already_created = False

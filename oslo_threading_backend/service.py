@@ -1,0 +1,48 @@
+"""oslo.service's ``service`` module on native threads: switch by changing the import.
+
+``from oslo_service import service`` becomes
+``from oslo_threading_backend import service``; names and signatures are the
+same. Where oslo.service's threading backend raises NotImplementedError or
+does nothing (``restart()``, SIGHUP with ``no_fork``), this one works.
+"""
+
+import copy
+
+from oslo_config import cfg
+
+from oslo_threading_backend._launchers import Launcher
+from oslo_threading_backend._launchers import ProcessLauncher
+from oslo_threading_backend._launchers import ServiceLauncher
+from oslo_threading_backend._launchers import launch
+from oslo_threading_backend._service_base import Service
+from oslo_threading_backend._service_base import ServiceBase
+from oslo_threading_backend._service_base import Services
+from oslo_threading_backend._service_config import service_opts
+from oslo_threading_backend._signals import SignalExit
+from oslo_threading_backend._signals import SignalHandler
+from oslo_threading_backend._signals import Singleton
+from oslo_threading_backend._signals import is_daemon as _is_daemon
+from oslo_threading_backend._signals import is_sighup_and_daemon as _is_sighup_and_daemon
+from oslo_threading_backend._worker import ServiceWrapper
+
+__all__ = [
+    "Launcher",
+    "ProcessLauncher",
+    "Service",
+    "ServiceBase",
+    "ServiceLauncher",
+    "ServiceWrapper",
+    "Services",
+    "SignalExit",
+    "SignalHandler",
+    "Singleton",
+    "_is_daemon",
+    "_is_sighup_and_daemon",
+    "launch",
+    "list_opts",
+]
+
+
+def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
+    """Entry point for oslo-config-generator: the launcher options."""
+    return [(None, copy.deepcopy(service_opts))]
