@@ -1,0 +1,121 @@
+"""Call one function per target in parallel and collect what answered in time.
+
+Runs on the 'scatter_gather' executor, a pool separate from 'default', so a task on
+the default pool may scatter without waiting on itself. Calling scatter_gather from a
+scatter_gather task can still starve that pool: the inner call then times out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Hashable
+from collections.abc import Iterable
+import logging
+from typing import Any
+
+from futurist import waiters
+
+from oslo_threading_backend import executors
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 60.0
+
+
+class _DidNotRespond:
+    """Type of DID_NOT_RESPOND; a single instance, kept by copy and pickle."""
+
+    _instance: _DidNotRespond | None = None
+
+    def __new__(cls) -> _DidNotRespond:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "DID_NOT_RESPOND"
+
+    def __reduce__(self) -> str:
+        return "DID_NOT_RESPOND"
+
+
+DID_NOT_RESPOND = _DidNotRespond()
+"""The result of a target that did not answer before the timeout."""
+
+
+def _check_timeout(timeout: Any) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+    if timeout < 0:
+        raise ValueError(f"timeout must not be negative, got {timeout!r}")
+    return float(timeout)
+
+
+def scatter_gather(
+    targets: Iterable[Hashable],
+    fn: Callable[..., Any],
+    *args: Any,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    **kwargs: Any,
+) -> dict[Any, Any]:
+    """Return ``{target: fn(target, *args, **kwargs)}``, computed in parallel.
+
+    A call that raised gives its exception as that target's result (and is logged);
+    a call not finished after ``timeout`` seconds gives DID_NOT_RESPOND. Its task is
+    cancelled if it never started, otherwise left running: threads are never killed.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {fn!r}")
+    timeout = _check_timeout(timeout)
+    if isinstance(targets, (str, bytes)):
+        raise TypeError(f"targets must be a collection of targets, got {targets!r}")
+    try:
+        targets = list(targets)
+    except TypeError:
+        raise TypeError(f"targets must be iterable, got {targets!r}") from None
+
+    pending = {}
+    for target in targets:
+        if target not in pending:
+            pending[target] = executors.spawn_on(
+                executors.SCATTER_GATHER, fn, target, *args, **kwargs
+            )
+    if not pending:
+        return {}
+    waiters.wait_for_all(list(pending.values()), timeout)
+
+    results: dict[Any, Any] = {}
+    for target, future in pending.items():
+        if not future.done():
+            results[target] = DID_NOT_RESPOND
+            if future.cancel():
+                LOG.warning(
+                    "Target %s did not respond within %s seconds: its call was still "
+                    "queued and is cancelled.",
+                    target,
+                    timeout,
+                )
+            else:
+                LOG.warning(
+                    "Target %s did not respond within %s seconds: its call is still "
+                    "running and is left to finish.",
+                    target,
+                    timeout,
+                )
+            continue
+        if future.cancelled():  # by someone else holding the future
+            results[target] = DID_NOT_RESPOND
+            continue
+        error = future.exception()
+        if error is not None:
+            LOG.error(
+                "Error gathering result from target %s",
+                target,
+                exc_info=(type(error), error, error.__traceback__),
+            )
+            results[target] = error
+        else:
+            results[target] = future.result()
+    return results
