@@ -286,20 +286,19 @@ class PeriodicTasks(metaclass=_PeriodicTasksMeta):
         # Imported here: the synchronous API must not need the executors registry.
         from oslo_threading_backend import executors
 
-        future = executors.spawn_on(executor, task, self, context)
-        self._periodic_running.futures[task_name] = future
+        def run() -> None:
+            try:
+                task(self, context)
+            except BaseException:
+                # Logged before the future completes, so whoever waits on it sees
+                # the log line.
+                LOG.exception(
+                    "Error during %(full_task_name)s", {"full_task_name": full_task_name}
+                )
+                raise
 
-        def log_error(fut: futures.Future) -> None:
-            if fut.cancelled() or fut.exception() is None:
-                return
-            error = fut.exception()
-            LOG.error(
-                "Error during %(full_task_name)s",
-                {"full_task_name": full_task_name},
-                exc_info=(type(error), error, error.__traceback__),
-            )
-
-        future.add_done_callback(log_error)
+        run.__qualname__ = full_task_name  # named in the pool's "queued" warning
+        self._periodic_running.futures[task_name] = executors.spawn_on(executor, run)
 
     def _collect_finished(self, raise_on_error: bool) -> None:
         running = self._periodic_running.futures
