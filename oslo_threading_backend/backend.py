@@ -303,18 +303,22 @@ def get_component(name: str) -> Any:
             f"get_component() argument 'name' must be a component name (str), "
             f"got {type(name).__name__} {name!r}"
         )
-    with _lock:
-        backend = get_backend()
-        if _cached_components is None:
-            components = backend.get_service_components()
-            if not isinstance(components, dict):
-                raise TypeError(
-                    f"{type(backend).__name__}.get_service_components() must return a "
-                    f"dict, got {type(components).__name__}"
-                )
-            _cached_components = components
-        components = _cached_components
-        backend_type = _cached_backend_type
+    backend = get_backend()
+    components = _cached_components
+    if components is None:
+        # Outside the lock: this imports modules, and holding our lock across an
+        # import could deadlock against a thread importing one of them.
+        fresh = backend.get_service_components()
+        if not isinstance(fresh, dict):
+            raise TypeError(
+                f"{type(backend).__name__}.get_service_components() must return a "
+                f"dict, got {type(fresh).__name__}"
+            )
+        with _lock:
+            if _cached_components is None and _cached_backend is backend:
+                _cached_components = fresh
+        components = fresh
+    backend_type = _cached_backend_type
     if components.get(name) is None:
         available = ", ".join(sorted(k for k, v in components.items() if v is not None))
         raise BackendComponentNotAvailable(
