@@ -113,7 +113,12 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
             target=self._work, name=f"{self.name}-{next(self._thread_ids)}", daemon=True
         )
         self._workers.append(thread)  # type: ignore[arg-type]
-        thread.start()
+        try:
+            thread.start()
+        except BaseException:
+            # e.g. "can't start new thread": fail this submit, keep the count right.
+            self._workers.remove(thread)  # type: ignore[arg-type]
+            raise
 
     def _work(self) -> None:
         """Body of each pool thread; the thread starts with one item claimed."""

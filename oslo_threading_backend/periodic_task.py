@@ -314,6 +314,12 @@ class PeriodicTasks(metaclass=_PeriodicTasksMeta):
 
     def wait_for_periodic_tasks(self, timeout: float | None = None) -> bool:
         """Wait for the tasks started on an executor; False if some still run."""
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+        ):
+            raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+        if timeout is not None and timeout < 0:
+            raise ValueError(f"timeout must not be negative, got {timeout!r}")
         pending = list(self._periodic_running.futures.values())
         _, not_done = futures.wait(pending, timeout=timeout)
         return not not_done

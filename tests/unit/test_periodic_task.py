@@ -299,3 +299,9 @@ def test_manager_with_running_tasks_can_still_be_copied(clock, conf):
         assert pickle.loads(pickle.dumps(manager._periodic_running)).futures == {}
     finally:
         release.set()
+
+
+@pytest.mark.parametrize("timeout, error", [(-1, ValueError), ("1", TypeError)])
+def test_wait_for_periodic_tasks_bad_timeout(conf, timeout, error):
+    with pytest.raises(error, match="timeout"):
+        Manager(conf).wait_for_periodic_tasks(timeout)

@@ -227,3 +227,17 @@ def test_concurrent_submits_all_complete_and_accounting_settles(make_pool):
 def test_bad_arguments_are_rejected(kwargs, error):
     with pytest.raises(error, match=next(iter(k for k in kwargs if k != "max_workers"), "max")):
         ThreadPoolExecutor(**kwargs)
+
+
+def test_failed_thread_start_fails_the_submit_and_keeps_the_count(make_pool, monkeypatch):
+    pool = make_pool(2)
+
+    def cannot_start(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", cannot_start)
+    with pytest.raises(RuntimeError, match="can't start"):
+        pool.submit(lambda: None)
+    assert pool.num_workers == 0 and pool.queue_size == 0
+    monkeypatch.undo()
+    assert pool.submit(lambda: 1).result(WAIT) == 1
