@@ -301,13 +301,16 @@ def shutdown_all(timeout: float | None = None) -> bool:
     taken = _take_all()
     for entry in taken.values():
         entry.reporter.log_final_state(entry.executor)
-        entry.executor.shutdown(wait=False)
+        if hasattr(entry.executor, "join"):
+            # Stop them all first, then wait: pools stop in parallel.
+            entry.executor.shutdown(wait=False)
     deadline = None if timeout is None else time.monotonic() + timeout
     all_stopped = True
     for name, entry in taken.items():
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         join = getattr(entry.executor, "join", None)
         if join is None:
+            # futurist's green pool waits only in the call that shuts it down.
             entry.executor.shutdown(wait=True)
         elif not join(remaining):
             all_stopped = False

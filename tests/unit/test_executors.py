@@ -388,3 +388,22 @@ def test_forked_child_of_a_shut_down_process_can_use_executors():
     assert run_in_child(child) == "42"
     with pytest.raises(RuntimeError):
         executors.spawn(lambda: None)
+
+
+def test_shutdown_all_waits_for_pools_without_join(monkeypatch):
+    calls = []
+
+    class FakeGreenPool(futurist.SynchronousExecutor):
+        def __init__(self, max_workers):
+            super().__init__()
+
+        def shutdown(self, wait=True, *, cancel_futures=False):
+            calls.append(wait)
+            super().shutdown(wait)
+
+    fake_backend(monkeypatch, "EVENTLET")
+    monkeypatch.setattr(futurist, "GreenThreadPoolExecutor", FakeGreenPool)
+    executors.get_executor("green")
+    assert executors.shutdown_all() is True
+    # A single call, that waits: futurist's green pool waits only in the first call.
+    assert calls == [True]
