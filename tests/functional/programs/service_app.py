@@ -1,0 +1,140 @@
+"""A service whose every behaviour the functional tests need is a command-line switch.
+
+Each worker appends events ("<name> pid=<pid> key=value ...") to the file
+given by --events, with O_APPEND writes, so tests can wait on them.
+"""
+
+import argparse
+import multiprocessing.util
+import os
+import signal
+import sys
+import threading
+import time
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from oslo_threading_backend import service
+
+LOG = logging.getLogger(__name__)
+app_opts = [cfg.StrOpt("value", default="initial", mutable=True, help="Reported on reset.")]
+
+
+def emit(events_path, name, **fields):
+    line = " ".join([name, f"pid={os.getpid()}"] + [f"{k}={v}" for k, v in fields.items()])
+    fd = os.open(events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+class AppService(service.Service):
+    def __init__(self, conf, args):
+        super().__init__(threads=8)
+        self.conf = conf
+        self.args = args
+        self._stopping = None  # made in start(): the service must pickle for 'spawn'
+        if args.threads_before_fork:
+            # Used in the master before any worker is forked.
+            done = threading.Event()
+            self.tg.add_thread(done.set)
+            done.wait(10)
+
+    def emit(self, name, **fields):
+        emit(self.args.events, name, **fields)
+
+    def start(self):
+        if self.args.start_fails:
+            self.emit("start-failing")
+            raise RuntimeError("start() fails on purpose")
+        if self.args.threads_before_fork:
+            ran = threading.Event()
+            self.tg.add_thread(ran.set)
+            self.emit("thread-in-worker", ran=ran.wait(10))
+        self._stopping = threading.Event()
+        self.tg.add_thread(self._requests, self._stopping)
+        self.emit("started", value=self.conf.app.value)
+
+    def _requests(self, stopping):
+        while not stopping.is_set():
+            # One request: it always runs to its end, even during a shutdown.
+            time.sleep(self.args.request_seconds)
+            self.emit("request-finished", stopping=stopping.is_set())
+
+    def stop(self, graceful=False):
+        self.emit("stopping")
+        if self.args.stop_hangs:
+            threading.Event().wait()
+        if self._stopping is not None:
+            self._stopping.set()
+        super().stop(graceful)
+
+    def wait(self):
+        super().wait()
+        self.emit("stopped")
+
+    def reset(self):
+        self.emit("reset", value=self.conf.app.value)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", required=True)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--launcher", choices=["launch", "process", "service", "no-fork"], default="launch")
+    parser.add_argument("--restart-method", default="reload")
+    parser.add_argument("--start-method", default=None)
+    parser.add_argument("--start-fails", action="store_true")
+    parser.add_argument("--stop-hangs", action="store_true")
+    parser.add_argument("--request-seconds", type=float, default=0.3)
+    parser.add_argument("--threads-before-fork", action="store_true")
+    parser.add_argument("--slow-worker-setup", type=float, default=0.0)
+    parser.add_argument("--restart-on-sigusr1", action="store_true")
+    args, rest = parser.parse_known_args(argv)
+
+    conf = cfg.ConfigOpts()
+    conf.register_opts(app_opts, group="app")
+    logging.register_options(conf)
+    conf(rest, project="service_app")
+    logging.setup(conf, "service_app")
+
+    if args.slow_worker_setup:
+        # Runs in each new worker after fork, before cotyledon sets the worker up:
+        # widens the window in which a signal reaches a worker that has no handlers yet.
+        def slow_setup(_obj):
+            emit(args.events, "forked")
+            time.sleep(args.slow_worker_setup)
+
+        main.keep = argparse.Namespace()  # any weak-referenceable object
+        multiprocessing.util.register_after_fork(main.keep, slow_setup)
+
+    svc = AppService(conf, args)
+    if args.launcher == "launch":
+        launcher = service.launch(
+            conf, svc, workers=args.workers, restart_method=args.restart_method,
+            start_method=args.start_method,
+        )
+    elif args.launcher == "process":
+        launcher = service.ProcessLauncher(
+            conf, restart_method=args.restart_method, start_method=args.start_method
+        )
+        launcher.launch_service(svc, workers=args.workers)
+    elif args.launcher == "service":
+        launcher = service.ServiceLauncher(conf, restart_method=args.restart_method)
+        launcher.launch_service(svc, workers=args.workers)
+    else:
+        launcher = service.launch(conf, svc, restart_method=args.restart_method, no_fork=True)
+    if args.restart_on_sigusr1:
+        signal.signal(
+            signal.SIGUSR1, lambda *_: threading.Thread(target=launcher.restart).start()
+        )
+    emit(args.events, "launched")
+    code = launcher.wait()
+    emit(args.events, "master-exit", code=code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+import re
+import signal
+
+from tests.functional.harness import process_title
+
+
+def test_master_and_workers_are_titled_in_ps(service_process):
+    run = service_process().start("--workers", "2")
+    workers = run.wait_for_workers(2)
+    assert sorted(workers) == [0, 1]
+    for number, pid in workers.items():
+        assert process_title(pid) == f"service_app.py: ServiceWrapper worker({number})"
+    assert re.fullmatch(r"service_app\.py: master process \[.*service_app\.py.*\]", process_title(run.pid))
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+
+
+def test_one_worker_uses_service_launcher_and_forks(service_process):
+    run = service_process().start("--launcher", "service", "--workers", "1")
+    workers = run.wait_for_workers(1)
+    started = run.wait_for_events("started")
+    assert started[0].pid == workers[0] != run.pid
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+
+
+def test_spawn_start_method_runs_titled_workers(service_process):
+    run = service_process().start("--workers", "2", "--start-method", "spawn")
+    workers = run.wait_for_workers(2)
+    started = run.wait_for_events("started", count=2)
+    assert {e.pid for e in started} == set(workers.values())
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+    run.wait_gone(workers.values())

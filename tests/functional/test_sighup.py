@@ -1,0 +1,96 @@
+"""SIGHUP reaches every worker: cotyledon 2.2.0's config glue never reloaded workers."""
+
+import signal
+
+
+def _change_value(run, value, timeout=10):
+    run.write_config(DEFAULT={"graceful_shutdown_timeout": timeout}, app={"value": value})
+
+
+def test_sighup_with_mutate_resets_each_worker_in_place(service_process):
+    run = service_process().start(
+        "--workers", "2", "--restart-method", "mutate", config={"app": {"value": "before"}}
+    )
+    workers = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2, value="before")
+
+    _change_value(run, "after")
+    run.send(signal.SIGHUP)
+
+    resets = run.wait_for_events("reset", count=2, value="after")
+    assert {e.pid for e in resets} == set(workers.values())
+    # Same processes, still running, service not restarted.
+    assert run.workers() == workers
+    assert len(run.events("started")) == 2
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+
+
+def test_sighup_with_reload_restarts_the_services_on_the_new_config(service_process):
+    run = service_process().start(
+        "--workers", "2", "--restart-method", "reload", config={"app": {"value": "before"}}
+    )
+    workers = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2, value="before")
+
+    _change_value(run, "after")
+    run.send(signal.SIGHUP)
+
+    restarted = run.wait_for_events("started", count=2, value="after")
+    assert {e.pid for e in restarted} == set(workers.values())
+    for pid in workers.values():
+        names = [e.name for e in run.events() if e.pid == pid]
+        tail = names[names.index("stopping") :]
+        assert [n for n in tail if n != "request-finished"] == ["stopping", "stopped", "reset", "started"]
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+
+
+def test_restart_api_on_process_launcher_reaches_the_workers(service_process):
+    run = service_process().start(
+        "--workers", "2", "--restart-method", "mutate", "--restart-on-sigusr1",
+        config={"app": {"value": "before"}},
+    )
+    workers = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2)
+
+    _change_value(run, "after")
+    run.send(signal.SIGUSR1)  # the program calls launcher.restart()
+
+    resets = run.wait_for_events("reset", count=2, value="after")
+    assert {e.pid for e in resets} == set(workers.values())
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+
+
+def test_sighup_in_no_fork_mode_reloads_instead_of_exiting(service_process):
+    run = service_process().start(
+        "--launcher", "no-fork", "--restart-method", "mutate", config={"app": {"value": "before"}}
+    )
+    run.wait_for_events("started", value="before")
+
+    _change_value(run, "after")
+    run.send(signal.SIGHUP)
+
+    reset = run.wait_for_events("reset", value="after")
+    assert reset[0].pid == run.pid
+    assert run.popen.poll() is None
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+    assert run.events("stopped", pid=run.pid)
+
+
+def test_restart_api_in_no_fork_mode_restarts_the_service(service_process):
+    run = service_process().start(
+        "--launcher", "no-fork", "--restart-method", "reload", "--restart-on-sigusr1",
+        config={"app": {"value": "before"}},
+    )
+    run.wait_for_events("started", value="before")
+
+    _change_value(run, "after")
+    run.send(signal.SIGUSR1)
+
+    run.wait_for_events("started", value="after")
+    assert run.events("reset", value="after")
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0

@@ -1,0 +1,22 @@
+import signal
+
+
+def test_sigint_exits_at_once_non_zero_and_leaves_no_worker(service_process):
+    run = service_process().start("--workers", "2", "--request-seconds", "5")
+    workers = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2)
+
+    run.send(signal.SIGINT)
+
+    assert run.wait_exit(timeout=5) != 0
+    run.wait_gone(workers.values(), timeout=5)
+    # Immediate: no graceful stop ran.
+    assert not run.events("stopping")
+
+
+def test_sigint_in_no_fork_mode_exits_non_zero(service_process):
+    run = service_process().start("--launcher", "no-fork")
+    run.wait_for_events("started")
+    run.send(signal.SIGINT)
+    assert run.wait_exit(timeout=5) != 0
+    assert not run.events("stopping")

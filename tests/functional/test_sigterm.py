@@ -1,0 +1,79 @@
+"""SIGTERM: a graceful shutdown, bounded by graceful_shutdown_timeout, master included."""
+
+import signal
+
+from tests.functional.harness import children
+
+
+def test_sigterm_stops_every_worker_and_lets_requests_finish(service_process):
+    run = service_process().start("--workers", "2", "--request-seconds", "0.5")
+    workers = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2)
+
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+
+    for pid in workers.values():
+        names = [e.name for e in run.events() if e.pid == pid]
+        assert "stopping" in names and names[-1] == "stopped", names
+        # The request in flight when stop() was called ran to its end.
+        assert run.events("request-finished", pid=pid, stopping=True), names
+        assert names.index("stopping") < names.index("stopped")
+    assert run.events("master-exit", code=0)
+    run.wait_gone(workers.values())
+
+
+def test_shutdown_is_bounded_when_a_service_stop_hangs(service_process):
+    run = service_process().start(
+        "--workers", "2", "--stop-hangs",
+        config={"DEFAULT": {"graceful_shutdown_timeout": 2}},
+    )
+    workers = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2)
+
+    run.send(signal.SIGTERM)
+    run.wait_for_events("stopping", count=2)
+    code = run.wait_exit(timeout=15)
+
+    assert code != 0
+    run.wait_gone(workers.values(), timeout=5)
+    assert "Graceful shutdown timeout" in run.log()
+
+
+def test_master_timeout_kills_workers_even_when_they_never_time_out(service_process):
+    # The master alone bounds shutdown: cotyledon 2.2.0's master alarm did nothing.
+    run = service_process("hanging_app.py").start(
+        "--workers", "1", config={"DEFAULT": {"graceful_shutdown_timeout": 2}}
+    )
+    workers = run.wait_for_workers(1)
+    run.wait_for_events("started")
+
+    run.send(signal.SIGTERM)
+    assert run.wait_exit(timeout=15) == 1
+    run.wait_gone(workers.values(), timeout=5)
+    assert "Graceful shutdown timeout (2 s) exceeded: killing the workers still running" in run.log()
+
+
+def test_second_sigterm_during_shutdown_is_ignored(service_process):
+    run = service_process().start("--workers", "2", "--request-seconds", "1.5")
+    workers = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2)
+
+    run.send(signal.SIGTERM)
+    run.wait_for_events("stopping", count=2)
+    run.send(signal.SIGTERM)
+
+    assert run.wait_exit() == 0
+    for pid in workers.values():
+        assert run.events("request-finished", pid=pid, stopping=True)
+        assert run.events("stopped", pid=pid)
+
+
+def test_sigterm_while_workers_are_being_forked_shuts_down_cleanly(service_process):
+    run = service_process().start("--workers", "3", "--slow-worker-setup", "1.0")
+    run.wait_for_events("forked")
+
+    run.send(signal.SIGTERM)
+
+    assert run.wait_exit() == 0
+    run.wait_gone(children(run.pid) + [e.pid for e in run.events("forked")])

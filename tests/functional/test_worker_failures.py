@@ -1,0 +1,33 @@
+"""Workers that die are respawned with their number; failures never block shutdown."""
+
+import signal
+
+
+def test_killed_worker_is_respawned_with_the_same_number(service_process):
+    run = service_process().start("--workers", "2")
+    before = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2)
+
+    run.send(signal.SIGKILL, pid=before[1])
+
+    after = run.wait_for_workers_matching(lambda w: len(w) == 2 and w[1] != before[1])
+    assert after[0] == before[0]
+    run.wait_for_events("started", pid=after[1])
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+
+
+def test_failing_start_logs_exits_non_zero_is_throttled_and_does_not_block_shutdown(
+    service_process,
+):
+    run = service_process().start("--workers", "2", "--start-fails")
+    run.wait_for_events("start-failing", count=3)
+    run.wait_for_log(r"Child \d+ exited with status 1")
+    log = run.log()
+    assert "RuntimeError: start() fails on purpose" in log
+    assert "Traceback" in log
+    run.wait_for_log("Forking too fast, sleeping")
+
+    # The throttle sleeps 5 s between respawns; SIGTERM must not wait it out.
+    run.send(signal.SIGTERM)
+    assert run.wait_exit(timeout=3) == 0
