@@ -20,7 +20,9 @@ LOG = logging.getLogger(__name__)
 
 example_opts = [
     cfg.IntOpt("workers", default=2, min=1, help="Worker processes of the example service."),
-    cfg.FloatOpt("tick_interval", default=2.0, min=0.1, mutable=True, help="Seconds between ticks."),
+    cfg.FloatOpt(
+        "tick_interval", default=2.0, min=0.1, mutable=True, help="Seconds between ticks."
+    ),
 ]
 
 
@@ -41,7 +43,11 @@ class TickService(service.Service):
         LOG.info("pid %d: tick %d", os.getpid(), self.ticks)
 
     def reset(self) -> None:
-        LOG.info("pid %d: config reloaded, tick interval %.1f s", os.getpid(), self.conf.example.tick_interval)
+        LOG.info(
+            "pid %d: config reloaded, tick interval %.1f s",
+            os.getpid(),
+            self.conf.example.tick_interval,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,7 +85,9 @@ class InProcessRunner:
                 if event == signal.SIGALRM:
                     _fast_exit("Caught SIGALRM signal, instantaneous exiting")
                 if event == signal.SIGHUP:
-                    LOG.info("Caught SIGHUP, %s the config and resetting services", self.restart_method)
+                    LOG.info(
+                        "Caught SIGHUP, %s the config and resetting services", self.restart_method
+                    )
                     self.restart()
         finally:
             if on_main_thread:
@@ -112,6 +114,7 @@ class InProcessRunner:
                 service.stop()
             for service in self.services:
                 service.wait()
+            _service_config.stop_executors(self.conf)
         finally:
             if deadline is not None:
                 deadline.cancel()

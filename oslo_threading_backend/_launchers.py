@@ -24,6 +24,7 @@ from oslo_threading_backend import _master
 from oslo_threading_backend import _service_base
 from oslo_threading_backend import _service_config
 from oslo_threading_backend import _worker
+from oslo_threading_backend import executors
 
 LOG = logging.getLogger(__name__)
 
@@ -65,6 +66,13 @@ def _check_wait_interval(wait_interval: object) -> float:
     return float(wait_interval)
 
 
+def _adopt_conf(conf: cfg.ConfigOpts) -> None:
+    """The launcher's conf carries the service options and sizes the named pools."""
+    _service_config.register_service_opts(conf)
+    if isinstance(conf, cfg.ConfigOpts):
+        executors.set_conf(conf)
+
+
 def _check_spawnable(service: _service_base.ServiceBase, conf: cfg.ConfigOpts) -> None:
     for what, obj in (("service", service), ("conf", conf)):
         try:
@@ -83,7 +91,7 @@ class Launcher:
     def __init__(self, conf: cfg.ConfigOpts, restart_method: str = "reload") -> None:
         _service_base.check_restart_method(restart_method)
         self.conf = conf
-        _service_config.register_service_opts(conf)
+        _adopt_conf(conf)
         self.services = _service_base.Services(restart_method=restart_method)
         self.backdoor_port = None
         self.restart_method = restart_method
@@ -91,7 +99,9 @@ class Launcher:
     def launch_service(self, service: _service_base.ServiceBase, workers: int | None = 1) -> None:
         _service_base.check_service_base(service)
         if check_workers(workers) != 1:
-            raise ValueError(f"Launcher runs one instance of a service: workers must be 1, not {workers}")
+            raise ValueError(
+                f"Launcher runs one instance of a service: workers must be 1, not {workers}"
+            )
         self.services.add(service)
 
     def stop(self) -> None:
@@ -119,7 +129,7 @@ class _ForkingLauncher:
         self._mp_context = _check_start_method(start_method)
         self._wait_interval = _check_wait_interval(wait_interval)
         self.conf = conf
-        _service_config.register_service_opts(conf)
+        _adopt_conf(conf)
         self.restart_method = restart_method
         self.start_method = start_method
         self.backdoor_port = None
@@ -159,7 +169,9 @@ class _ForkingLauncher:
         exits the process at once with status 1.
         """
         if threading.current_thread() is not threading.main_thread():
-            raise RuntimeError("wait() must be called from the main thread: the master handles signals")
+            raise RuntimeError(
+                "wait() must be called from the main thread: the master handles signals"
+            )
         with self._lock:
             if self._stop_requested:
                 return 0
@@ -252,7 +264,9 @@ class ProcessLauncher(_ForkingLauncher):
         _service_base.check_service_base(service)
         check_workers(workers)
         if workers not in (None, 1):
-            LOG.warning("no_fork=True: running one instance of the service, not %d workers", workers)
+            LOG.warning(
+                "no_fork=True: running one instance of the service, not %d workers", workers
+            )
         LOG.info("no_fork=True: running service %s in this process", type(service).__name__)
         self._runner.add(service)
 

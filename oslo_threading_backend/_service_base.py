@@ -47,9 +47,10 @@ def check_service_base(service: object) -> None:
 
 
 def check_restart_method(restart_method: object) -> None:
-    if restart_method not in _service_config.RESTART_METHODS:
+    allowed = _service_config.RESTART_METHODS
+    if restart_method not in allowed:
         raise ValueError(
-            f"restart_method must be one of {', '.join(map(repr, _service_config.RESTART_METHODS))}, "
+            f"restart_method must be one of {', '.join(map(repr, allowed))}, "
             f"not {restart_method!r}"
         )
 

@@ -6,6 +6,8 @@ import logging
 
 from oslo_config import cfg
 
+from oslo_threading_backend import executors
+
 LOG = logging.getLogger(__name__)
 
 RESTART_METHODS = ("reload", "mutate")
@@ -41,6 +43,17 @@ def reload_config(conf: cfg.ConfigOpts, restart_method: str) -> None:
         conf.mutate_config_files()
     else:
         conf.reload_config_files()
+
+
+def stop_executors(conf: cfg.ConfigOpts) -> None:
+    """After the services stopped: every named pool logs its final state and stops.
+
+    Waits for running pool threads at most ``graceful_shutdown_timeout``
+    seconds (forever when 0); the process's own deadline still applies.
+    """
+    timeout = conf.graceful_shutdown_timeout or None
+    if not executors.shutdown_all(timeout=timeout):
+        LOG.warning("Pool threads still running after %s s; exiting without them", timeout)
 
 
 def log_options(conf: cfg.ConfigOpts) -> None:

@@ -61,17 +61,24 @@ class ServiceWrapper(cotyledon.Service):
                 _logflush.flush_all()
                 os._exit(1)
             self._started = True
-        LOG.debug("Service %s started in worker %d", _describe(self.service_instance), self.worker_id)
+        LOG.debug(
+            "Service %s started in worker %d", _describe(self.service_instance), self.worker_id
+        )
 
     def terminate(self) -> None:
         with self._state_lock:
             self._terminating = True
             if self._started:
-                LOG.info("Stopping service %s in worker %d", _describe(self.service_instance), self.worker_id)
+                LOG.info(
+                    "Stopping service %s in worker %d",
+                    _describe(self.service_instance),
+                    self.worker_id,
+                )
                 self.service_instance.stop()
                 self.service_instance.wait()
                 self._started = False
-        _shutdown_executors()
+        if self.conf is not None:
+            _service_config.stop_executors(self.conf)
         LOG.info("Worker %d (pid %d) stopped", self.worker_id, os.getpid())
         _logflush.flush_all()
 
@@ -105,11 +112,3 @@ class ServiceWrapper(cotyledon.Service):
 
 def _describe(service: object) -> str:
     return type(service).__name__
-
-
-def _shutdown_executors() -> None:
-    try:
-        from oslo_threading_backend import executors
-    except ImportError:  # pragma: no cover - executors land with the pools
-        return
-    executors.shutdown_all()

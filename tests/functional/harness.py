@@ -111,7 +111,11 @@ class ServiceProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         with open(self.log_path, "wb") as log:
             self.popen = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
                 start_new_session=True,
             )
         self._seen_pids.add(self.popen.pid)
@@ -139,7 +143,9 @@ class ServiceProcess:
                 found.append(event)
         return found
 
-    def wait_for_events(self, name: str, count: int = 1, timeout: float = DEFAULT_TIMEOUT, **match) -> list[Event]:
+    def wait_for_events(
+        self, name: str, count: int = 1, timeout: float = DEFAULT_TIMEOUT, **match
+    ) -> list[Event]:
         def enough():
             self._fail_if_exited_early()
             found = self.events(name, **match)
@@ -177,7 +183,9 @@ class ServiceProcess:
     def wait_for_workers(self, count: int, timeout: float = DEFAULT_TIMEOUT) -> dict[int, int]:
         return self.wait_for_workers_matching(lambda w: len(w) == count, timeout)
 
-    def wait_for_workers_matching(self, predicate, timeout: float = DEFAULT_TIMEOUT) -> dict[int, int]:
+    def wait_for_workers_matching(
+        self, predicate, timeout: float = DEFAULT_TIMEOUT
+    ) -> dict[int, int]:
         def ready():
             self._fail_if_exited_early()
             workers = self.workers()
@@ -197,7 +205,11 @@ class ServiceProcess:
             raise Timeout(f"service did not exit within {timeout} s; log:\n{self.log()}") from None
 
     def wait_gone(self, pids, timeout: float = DEFAULT_TIMEOUT) -> None:
-        poll(lambda: not any(is_alive(p) for p in pids), timeout, what=f"processes {sorted(pids)} to end")
+        poll(
+            lambda: not any(is_alive(p) for p in pids),
+            timeout,
+            what=f"processes {sorted(pids)} to end",
+        )
 
     def kill_all(self) -> None:
         """End every process this run started, whatever state the test left it in."""

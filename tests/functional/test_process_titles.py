@@ -10,7 +10,9 @@ def test_master_and_workers_are_titled_in_ps(service_process):
     assert sorted(workers) == [0, 1]
     for number, pid in workers.items():
         assert process_title(pid) == f"service_app.py: ServiceWrapper worker({number})"
-    assert re.fullmatch(r"service_app\.py: master process \[.*service_app\.py.*\]", process_title(run.pid))
+    assert re.fullmatch(
+        r"service_app\.py: master process \[.*service_app\.py.*\]", process_title(run.pid)
+    )
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0
 

@@ -41,14 +41,23 @@ def test_sighup_with_reload_restarts_the_services_on_the_new_config(service_proc
     for pid in workers.values():
         names = [e.name for e in run.events() if e.pid == pid]
         tail = names[names.index("stopping") :]
-        assert [n for n in tail if n != "request-finished"] == ["stopping", "stopped", "reset", "started"]
+        assert [n for n in tail if n not in ("request-finished", "pool-task")] == [
+            "stopping",
+            "stopped",
+            "reset",
+            "started",
+        ]
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0
 
 
 def test_restart_api_on_process_launcher_reaches_the_workers(service_process):
     run = service_process().start(
-        "--workers", "2", "--restart-method", "mutate", "--restart-on-sigusr1",
+        "--workers",
+        "2",
+        "--restart-method",
+        "mutate",
+        "--restart-on-sigusr1",
         config={"app": {"value": "before"}},
     )
     workers = run.wait_for_workers(2)
@@ -82,7 +91,11 @@ def test_sighup_in_no_fork_mode_reloads_instead_of_exiting(service_process):
 
 def test_restart_api_in_no_fork_mode_restarts_the_service(service_process):
     run = service_process().start(
-        "--launcher", "no-fork", "--restart-method", "reload", "--restart-on-sigusr1",
+        "--launcher",
+        "no-fork",
+        "--restart-method",
+        "reload",
+        "--restart-on-sigusr1",
         config={"app": {"value": "before"}},
     )
     run.wait_for_events("started", value="before")

@@ -1,5 +1,6 @@
 """SIGTERM: a graceful shutdown, bounded by graceful_shutdown_timeout, master included."""
 
+import re
 import signal
 
 from tests.functional.harness import children
@@ -21,11 +22,22 @@ def test_sigterm_stops_every_worker_and_lets_requests_finish(service_process):
         assert names.index("stopping") < names.index("stopped")
     assert run.events("master-exit", code=0)
     run.wait_gone(workers.values())
+    # Each worker's named pool logged its final state: every thread came back idle.
+    log = run.log()
+    for pid in workers.values():
+        assert re.search(
+            rf" {pid} INFO oslo_threading_backend.pool_statistics .*"
+            r"State of service_app.py.default ThreadPoolExecutor at shutdown: "
+            r"max_workers: 10, workers: (\d+), idle workers: \1,",
+            log,
+        ), log
 
 
 def test_shutdown_is_bounded_when_a_service_stop_hangs(service_process):
     run = service_process().start(
-        "--workers", "2", "--stop-hangs",
+        "--workers",
+        "2",
+        "--stop-hangs",
         config={"DEFAULT": {"graceful_shutdown_timeout": 2}},
     )
     workers = run.wait_for_workers(2)
@@ -51,7 +63,9 @@ def test_master_timeout_kills_workers_even_when_they_never_time_out(service_proc
     run.send(signal.SIGTERM)
     assert run.wait_exit(timeout=15) == 1
     run.wait_gone(workers.values(), timeout=5)
-    assert "Graceful shutdown timeout (2 s) exceeded: killing the workers still running" in run.log()
+    assert (
+        "Graceful shutdown timeout (2 s) exceeded: killing the workers still running" in run.log()
+    )
 
 
 def test_second_sigterm_during_shutdown_is_ignored(service_process):

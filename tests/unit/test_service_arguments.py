@@ -1,7 +1,7 @@
 """Bad input to the launchers is a clear error at the call, on every launcher."""
 
-import pytest
 from oslo_config import cfg
+import pytest
 
 from oslo_threading_backend import service
 
@@ -84,7 +84,9 @@ def test_service_that_is_not_a_service_base_is_a_type_error(conf):
 
 
 def test_spawn_with_an_unpicklable_service_is_a_clear_error(conf):
-    with pytest.raises(TypeError, match=r"start_method='spawn' pickles the service .* use start_method='fork'"):
+    with pytest.raises(
+        TypeError, match=r"start_method='spawn' pickles the service .* use start_method='fork'"
+    ):
         service.ProcessLauncher(conf, start_method="spawn").launch_service(Unpicklable(), 2)
 
 

@@ -15,6 +15,7 @@ import time
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from oslo_threading_backend import executors
 from oslo_threading_backend import service
 
 LOG = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class AppService(service.Service):
             ran = threading.Event()
             self.tg.add_thread(ran.set)
             self.emit("thread-in-worker", ran=ran.wait(10))
+        pooled = executors.spawn(os.getpid)
+        self.emit("pool-task", ok=pooled.result(timeout=10) == os.getpid())
         self._stopping = threading.Event()
         self.tg.add_thread(self._requests, self._stopping)
         self.emit("started", value=self.conf.app.value)
@@ -83,7 +86,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", required=True)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--launcher", choices=["launch", "process", "service", "no-fork"], default="launch")
+    parser.add_argument(
+        "--launcher", choices=["launch", "process", "service", "no-fork"], default="launch"
+    )
     parser.add_argument("--restart-method", default="reload")
     parser.add_argument("--start-method", default=None)
     parser.add_argument("--start-fails", action="store_true")
@@ -113,7 +118,10 @@ def main(argv=None):
     svc = AppService(conf, args)
     if args.launcher == "launch":
         launcher = service.launch(
-            conf, svc, workers=args.workers, restart_method=args.restart_method,
+            conf,
+            svc,
+            workers=args.workers,
+            restart_method=args.restart_method,
             start_method=args.start_method,
         )
     elif args.launcher == "process":
@@ -127,9 +135,7 @@ def main(argv=None):
     else:
         launcher = service.launch(conf, svc, restart_method=args.restart_method, no_fork=True)
     if args.restart_on_sigusr1:
-        signal.signal(
-            signal.SIGUSR1, lambda *_: threading.Thread(target=launcher.restart).start()
-        )
+        signal.signal(signal.SIGUSR1, lambda *_: threading.Thread(target=launcher.restart).start())
     emit(args.events, "launched")
     code = launcher.wait()
     emit(args.events, "master-exit", code=code)
