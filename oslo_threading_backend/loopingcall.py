@@ -1,0 +1,645 @@
+"""oslo.service's looping calls on native threads.
+
+Each running call owns one daemon thread, named after its function, that exits
+when the call ends: nothing outlives a call (oslo.service 4.8 leaves a
+one-thread executor behind per call). Every interval wait goes through
+``LoopingCallBase._sleep(timeout)``, a wait on the call's stop event, so
+``stop()`` ends a wait at once; it is also the one seam
+``oslo_threading_backend.fixture.SleepFixture`` replaces.
+
+A call created in a parent process can be started again in a forked child: the
+child has none of the parent's threads, so a call that was running there is
+reset to "not running" after the fork (see ``_reset_calls_after_fork``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import functools
+import logging
+import math
+import numbers
+import os
+import random
+import threading
+import time
+from typing import Any
+import weakref
+
+LOG = logging.getLogger(__name__)
+
+#: oslo.log's TRACE level: the per-iteration "sleeping for" line is below DEBUG.
+_TRACE = 5
+
+#: A wait that returns this much before its deadline was not a real wait (a
+#: patched ``_sleep``, e.g. SleepFixture): the fixed schedule re-anchors on it.
+_EARLY_WAKE_TOLERANCE = 0.01
+
+__all__ = [
+    "BackOffLoopingCall",
+    "DynamicLoopingCall",
+    "FixedIntervalLoopingCall",
+    "FixedIntervalWithTimeoutLoopingCall",
+    "LoopingCallBase",
+    "LoopingCallDone",
+    "LoopingCallResult",
+    "LoopingCallTimeOut",
+    "RetryDecorator",
+    "WaitTimeout",
+]
+
+
+class LoopingCallDone(Exception):
+    """Raised by the looped function to end the call normally.
+
+    Its ``retvalue`` is what ``wait()`` returns, much as StopIteration ends a
+    loop with a value.
+    """
+
+    def __init__(self, retvalue: Any = True) -> None:
+        super().__init__(retvalue)
+        self.retvalue = retvalue
+
+
+class LoopingCallTimeOut(Exception):
+    """The call ran past its ``timeout``; ``wait()`` raises it."""
+
+
+class WaitTimeout(TimeoutError, RuntimeError):
+    """``wait(timeout)`` gave up before the call or thread ended.
+
+    A RuntimeError too, because oslo.service's threading backend raises
+    RuntimeError there and callers may catch that.
+    """
+
+
+# -- argument checks (shared with threadgroup) ---------------------------------
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_seconds(name: str, value: Any, *, allow_none: bool = False) -> Any:
+    """Reject what cannot be a duration, naming the argument: errors at the call, not later."""
+    if value is None and allow_none:
+        return None
+    if not _is_number(value):
+        allowed = "a number of seconds >= 0" + (" or None" if allow_none else "")
+        raise TypeError(f"{name} must be {allowed}, not {type(value).__name__} ({value!r})")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, not {value!r}")
+    return value
+
+
+def _check_callable(name: str, value: Any) -> None:
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, not {type(value).__name__} ({value!r})")
+
+
+def _callable_name(func: Any) -> str:
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
+    if name is None:
+        return repr(func)
+    module = getattr(func, "__module__", None)
+    return f"{module}.{name}" if module else name
+
+
+# -- the result of one run -----------------------------------------------------
+
+
+class LoopingCallResult:
+    """What ``start()`` returns: ``wait()`` gives the call's value or raises its error.
+
+    The value is the ``retvalue`` of LoopingCallDone, or True when the call was
+    stopped; the error is the exception that ended the call.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._value: Any = None
+        self._exception: BaseException | None = None
+        self._callbacks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def ready(self) -> bool:
+        """True once the call has ended."""
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block until the call ends; return its value or raise its exception.
+
+        :raises WaitTimeout: if ``timeout`` seconds pass first.
+        """
+        _check_seconds("timeout", timeout, allow_none=True)
+        if not self._event.wait(timeout):
+            raise WaitTimeout(f"the looping call did not end within {timeout} seconds")
+        if self._exception is not None:
+            raise self._exception
+        return self._value
+
+    def _finish(self, value: Any, exception: BaseException | None) -> None:
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._value = value
+            self._exception = exception
+            self._event.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                LOG.exception("Error in a looping call's completion callback")
+
+    def _add_done_callback(self, callback: Callable[[], None]) -> None:
+        """Run ``callback()`` when the call ends (at once if it has ended)."""
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def _reinit_after_fork(self, lost: bool) -> None:
+        # The parent's threads may have held these locks at fork: replace them.
+        self._lock = threading.Lock()
+        was_set = self._event.is_set()
+        self._event = threading.Event()
+        if lost and not was_set:
+            self._exception = RuntimeError(
+                "the looping call was running in the parent process and did not survive fork()"
+            )
+            self._callbacks = []
+            was_set = True
+        if was_set:
+            self._event.set()
+
+
+# -- the loop ------------------------------------------------------------------
+
+_live_calls: weakref.WeakSet[LoopingCallBase] = weakref.WeakSet()
+
+
+class LoopingCallBase:
+    """Runs ``f(*args, **kw)`` repeatedly on a thread of its own.
+
+    Subclasses give the timing through ``_start(idle_for, ...)``: ``idle_for(result,
+    elapsed)`` returns how long to wait before the next run. ``f`` ends the call
+    by raising LoopingCallDone; any other exception ends it with that exception
+    (unless ``stop_on_exception`` is False, then it is logged and the loop goes on).
+    """
+
+    _KIND = "Unknown looping call"
+    _RUN_ONLY_ONE_MESSAGE = "A looping call can only run one function at a time"
+
+    def __init__(self, f: Callable[..., Any] | None = None, *args: Any, **kw: Any) -> None:
+        if f is not None:
+            _check_callable("f", f)
+        self.f = f
+        self.args = args
+        self.kw = kw
+        #: oslo.service's threading backend names it ``kwargs``; same dict.
+        self.kwargs = kw
+        #: The result of the latest run (None before the first ``start()``).
+        self.done: LoopingCallResult | None = None
+        self._thread: threading.Thread | None = None
+        self._abort = threading.Event()
+        self._lock = threading.Lock()
+        self._last_run_failed = False
+        _live_calls.add(self)
+
+    @property
+    def _running(self) -> bool:
+        # oslo.service's meaning: "not asked to stop".
+        return not self._abort.is_set()
+
+    def stop(self) -> None:
+        """Ask the call to end; it does before its next run, even mid-wait.
+
+        A run in progress is not interrupted. ``wait()`` then returns True.
+        """
+        self._abort.set()
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block until the latest run ends; return its value or raise its error."""
+        done = self.done
+        if done is None:
+            raise RuntimeError(f"{type(self).__name__}.wait() called before start()")
+        return done.wait(timeout)
+
+    def _sleep(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds, returning early if ``stop()`` is called.
+
+        The single seam every wait of the loop goes through (initial delay and
+        intervals); SleepFixture replaces it so waits return at once.
+        """
+        self._abort.wait(timeout)
+
+    def _start(
+        self,
+        idle_for: Callable[[Any, float], float],
+        initial_delay: float | None = None,
+        stop_on_exception: bool = True,
+    ) -> LoopingCallResult:
+        """Start the loop thread; ``idle_for(result, elapsed)`` gives each wait."""
+        _check_seconds("initial_delay", initial_delay, allow_none=True)
+        if self.f is None:
+            raise TypeError(f"{type(self).__name__} has no function to call (f is None)")
+        _check_callable("f", self.f)
+        with self._lock:
+            if self._thread is not None:
+                raise RuntimeError(self._RUN_ONLY_ONE_MESSAGE)
+            self._abort.clear()
+            done = LoopingCallResult()
+            thread = threading.Thread(
+                target=self._loop,
+                args=(done, idle_for, initial_delay, stop_on_exception),
+                name=f"LoopingCall({_callable_name(self.f)})",
+                daemon=True,
+            )
+            self.done = done
+            self._thread = thread
+            try:
+                thread.start()
+            except BaseException:
+                self._thread = None
+                self.done = None
+                raise
+        return done
+
+    def _loop(
+        self,
+        done: LoopingCallResult,
+        idle_for: Callable[[Any, float], float],
+        initial_delay: float | None,
+        stop_on_exception: bool,
+    ) -> None:
+        kind = self._KIND
+        func_name = _callable_name(self.f)
+        value: Any = True
+        error: BaseException | None = None
+        try:
+            if initial_delay:
+                self._sleep(initial_delay)
+            while not self._abort.is_set():
+                self._last_run_failed = False
+                started = time.monotonic()
+                try:
+                    result = self.f(*self.args, **self.kw)
+                except LoopingCallDone:
+                    raise
+                except Exception:
+                    if stop_on_exception:
+                        raise
+                    LOG.error("%s %r failed", kind, func_name, exc_info=True)
+                    self._last_run_failed = True
+                    result = 0
+                elapsed = time.monotonic() - started
+                if self._abort.is_set():
+                    break
+                idle = idle_for(result, elapsed)
+                LOG.log(_TRACE, "%s %r sleeping for %.02f seconds", kind, func_name, idle)
+                self._sleep(idle)
+        except LoopingCallDone as exc:
+            value = exc.retvalue
+        except BaseException as exc:
+            # BaseException too: a SystemExit here would otherwise end the thread
+            # silently and leave every wait() blocked forever.
+            if isinstance(exc, Exception):
+                LOG.error("%s %r failed", kind, func_name, exc_info=True)
+            value, error = None, exc
+        finally:
+            with self._lock:
+                if self.done is done:
+                    # Cleared before the result is sent: a waiter may start() again at once.
+                    self._thread = None
+            done._finish(value, error)
+
+    def _reset_after_fork(self) -> None:
+        # Runs in a forked child, where this call's thread (if any) does not exist.
+        self._lock = threading.Lock()
+        aborted = self._abort.is_set()
+        self._abort = threading.Event()
+        if aborted:
+            self._abort.set()
+        lost = self._thread is not None
+        self._thread = None
+        if self.done is not None:
+            self.done._reinit_after_fork(lost)
+
+
+def _reset_calls_after_fork() -> None:
+    for call in list(_live_calls):
+        try:
+            call._reset_after_fork()
+        except Exception:
+            pass  # nothing may raise out of a fork hook
+
+
+os.register_at_fork(after_in_child=_reset_calls_after_fork)
+
+
+# -- the timings ---------------------------------------------------------------
+
+
+class _FixedSchedule:
+    """Waits that keep runs on the grid ``start + k * interval``: no drift.
+
+    A run that ends past its slot is logged and the missed slots are skipped
+    (the next run is at the next slot of the grid), never replayed in a burst.
+    """
+
+    def __init__(self, func: Any, interval: float) -> None:
+        self._func = func
+        self._interval = interval
+        self._deadline: float | None = None
+
+    def __call__(self, result: Any, elapsed: float) -> float:
+        now = time.monotonic()
+        run_start = now - elapsed
+        if self._deadline is None or run_start < self._deadline - _EARLY_WAKE_TOLERANCE:
+            # First run, or the wait returned early (a patched _sleep): re-anchor.
+            anchor = run_start
+        else:
+            anchor = self._deadline
+        interval = self._interval
+        deadline = anchor + interval
+        late = now - deadline
+        if late > 0:
+            if interval > 0:
+                if round(late, 2) > 0:
+                    LOG.warning(
+                        "Function %(func_name)r run outlasted interval by %(delay).2f sec",
+                        {"func_name": _callable_name(self._func), "delay": late},
+                    )
+                deadline += math.ceil(late / interval) * interval
+            else:
+                deadline = now
+        self._deadline = deadline
+        timeout = deadline - now
+        # Rounded like oslo.service (SleepFixture users compare these values);
+        # a short wait is not rounded to zero, so tiny intervals do not spin.
+        rounded = round(timeout, 2)
+        return rounded if rounded > 0 else max(timeout, 0.0)
+
+
+class FixedIntervalLoopingCall(LoopingCallBase):
+    """Runs the function every ``interval`` seconds, on a fixed schedule."""
+
+    _RUN_ONLY_ONE_MESSAGE = "A fixed interval looping call can only run one function at a time"
+    _KIND = "Fixed interval looping call"
+
+    def start(
+        self,
+        interval: float,
+        initial_delay: float | None = None,
+        stop_on_exception: bool = True,
+    ) -> LoopingCallResult:
+        """Start calling; the first run is after ``initial_delay`` seconds (default at once)."""
+        _check_seconds("interval", interval)
+        return self._start(
+            _FixedSchedule(self.f, interval),
+            initial_delay=initial_delay,
+            stop_on_exception=stop_on_exception,
+        )
+
+
+class FixedIntervalWithTimeoutLoopingCall(LoopingCallBase):
+    """A fixed interval call that fails with LoopingCallTimeOut after ``timeout`` seconds."""
+
+    _RUN_ONLY_ONE_MESSAGE = (
+        "A fixed interval looping call with timeout checking and can only run one function at"
+        " a time"
+    )
+    _KIND = "Fixed interval looping call with timeout checking."
+
+    def start(
+        self,
+        interval: float,
+        initial_delay: float | None = None,
+        stop_on_exception: bool = True,
+        timeout: float = 0,
+    ) -> LoopingCallResult:
+        """Start calling; ``timeout`` (seconds from now, 0 for none) is checked after each run."""
+        _check_seconds("interval", interval)
+        _check_seconds("timeout", timeout)
+        schedule = _FixedSchedule(self.f, interval)
+        start_time = time.monotonic()
+
+        def idle_for(result: Any, elapsed: float) -> float:
+            idle = schedule(result, elapsed)
+            elapsed_time = time.monotonic() - start_time
+            if timeout > 0 and elapsed_time > timeout:
+                raise LoopingCallTimeOut(
+                    f"Looping call timed out after {elapsed_time:.02f} seconds"
+                )
+            return idle
+
+        return self._start(
+            idle_for, initial_delay=initial_delay, stop_on_exception=stop_on_exception
+        )
+
+
+class DynamicLoopingCall(LoopingCallBase):
+    """The function returns how long to wait before its next run.
+
+    ``None`` means ``periodic_interval_max``; a longer value is capped at it.
+    After a failure swallowed by ``stop_on_exception=False`` the next run is
+    after ``periodic_interval_max`` (at once if there is none, as oslo.service).
+    """
+
+    _RUN_ONLY_ONE_MESSAGE = "A dynamic interval looping call can only run one function at a time"
+    _TASK_MISSING_SLEEP_VALUE_MESSAGE = (
+        "A dynamic interval looping call should supply either an interval or periodic_interval_max"
+    )
+    _KIND = "Dynamic interval looping call"
+
+    def start(
+        self,
+        initial_delay: float | None = None,
+        periodic_interval_max: float | None = None,
+        stop_on_exception: bool = True,
+    ) -> LoopingCallResult:
+        """Start calling; the function's return value sets each wait."""
+        _check_seconds("periodic_interval_max", periodic_interval_max, allow_none=True)
+
+        def idle_for(suggested: Any, elapsed: float) -> float:
+            if self._last_run_failed:
+                return periodic_interval_max if periodic_interval_max is not None else 0
+            if suggested is None:
+                if periodic_interval_max is None:
+                    raise RuntimeError(self._TASK_MISSING_SLEEP_VALUE_MESSAGE)
+                return periodic_interval_max
+            if not _is_number(suggested) or math.isnan(suggested):
+                raise TypeError(
+                    f"{_callable_name(self.f)} must return a number of seconds or None,"
+                    f" not {type(suggested).__name__} ({suggested!r})"
+                )
+            delay = max(suggested, 0)
+            if periodic_interval_max is not None:
+                delay = min(delay, periodic_interval_max)
+            return delay
+
+        return self._start(
+            idle_for, initial_delay=initial_delay, stop_on_exception=stop_on_exception
+        )
+
+
+class BackOffLoopingCall(LoopingCallBase):
+    """Retries with jittered exponential backoff while the function returns False.
+
+    A truthy return resets the backoff; the call ends with LoopingCallDone, or
+    with LoopingCallTimeOut once the time spent backing off would pass ``timeout``.
+    """
+
+    _RNG = random.SystemRandom()
+    _KIND = "Dynamic backoff interval looping call"
+    _RUN_ONLY_ONE_MESSAGE = (
+        "A dynamic backoff interval looping call can only run one function at a time"
+    )
+
+    def __init__(self, f: Callable[..., Any] | None = None, *args: Any, **kw: Any) -> None:
+        super().__init__(f, *args, **kw)
+        self._error_time: float = 0
+        self._interval: float = 1
+
+    def start(
+        self,
+        initial_delay: float | None = None,
+        starting_interval: float = 1,
+        timeout: float = 300,
+        max_interval: float = 300,
+        jitter: float = 0.75,
+        min_interval: float = 0.001,
+    ) -> LoopingCallResult:
+        """Start calling; ``timeout`` 0 backs off for ever."""
+        for name, value in (
+            ("starting_interval", starting_interval),
+            ("timeout", timeout),
+            ("max_interval", max_interval),
+            ("jitter", jitter),
+            ("min_interval", min_interval),
+        ):
+            _check_seconds(name, value)
+        if self._thread is not None:
+            raise RuntimeError(self._RUN_ONLY_ONE_MESSAGE)
+        self._error_time = 0
+        self._interval = starting_interval
+
+        def idle_for(success: Any, elapsed: float) -> float:
+            random_jitter = abs(self._RNG.gauss(jitter, 0.1))
+            if success:
+                self._interval = starting_interval
+                self._error_time = 0
+                return self._interval * random_jitter
+            idle = max(self._interval * 2 * random_jitter, min_interval)
+            idle = min(idle, max_interval)
+            # The next interval grows from the mean, so backoff grows at the set rate.
+            self._interval = max(self._interval * 2 * jitter, min_interval)
+            if timeout > 0 and self._error_time + idle > timeout:
+                raise LoopingCallTimeOut(
+                    f"Looping call timed out after {self._error_time + idle:.02f} seconds"
+                )
+            self._error_time += idle
+            return idle
+
+        return self._start(idle_for, initial_delay=initial_delay)
+
+
+class RetryDecorator:
+    """Retries the decorated function when it raises one of ``exceptions``.
+
+    The wait grows by ``inc_sleep_time`` per retry, capped at
+    ``max_sleep_time``; ``max_retry_count`` -1 retries for ever. Each call of
+    the decorated function counts its own retries (oslo.service shares one
+    counter between all calls and threads); ``_retry_count`` and
+    ``_sleep_time`` show the latest call's, for oslo.service's tests.
+    """
+
+    def __init__(
+        self,
+        max_retry_count: int = -1,
+        inc_sleep_time: float = 10,
+        max_sleep_time: float = 60,
+        exceptions: type[BaseException] | tuple[type[BaseException], ...] = (),
+    ) -> None:
+        if not isinstance(max_retry_count, int) or isinstance(max_retry_count, bool):
+            raise TypeError(
+                "max_retry_count must be an int >= -1 (-1: retry for ever), not"
+                f" {type(max_retry_count).__name__} ({max_retry_count!r})"
+            )
+        if max_retry_count < -1:
+            raise ValueError(
+                f"max_retry_count must be >= -1 (-1: retry for ever), not {max_retry_count!r}"
+            )
+        _check_seconds("inc_sleep_time", inc_sleep_time)
+        _check_seconds("max_sleep_time", max_sleep_time)
+        classes = exceptions if isinstance(exceptions, tuple) else (exceptions,)
+        for cls in classes:
+            if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+                raise TypeError(
+                    f"exceptions must be an exception class or a tuple of them, not {exceptions!r}"
+                )
+        self._max_retry_count = max_retry_count
+        self._inc_sleep_time = inc_sleep_time
+        self._max_sleep_time = max_sleep_time
+        self._exceptions = classes
+        self._retry_count = 0
+        self._sleep_time: float = 0
+
+    def __call__(self, f: Callable[..., Any]) -> Callable[..., Any]:
+        _check_callable("f", f)
+        func_name = _callable_name(f)
+
+        @functools.wraps(f)
+        def func(*args: Any, **kwargs: Any) -> Any:
+            state = {"retry_count": 0, "sleep_time": 0}
+            self._retry_count = 0
+            self._sleep_time = 0
+
+            def attempt() -> float:
+                if state["retry_count"]:
+                    LOG.debug(
+                        "Invoking %(func_name)s; retry count is %(retry_count)d.",
+                        {"func_name": func_name, "retry_count": state["retry_count"]},
+                    )
+                try:
+                    result = f(*args, **kwargs)
+                except self._exceptions:
+                    LOG.debug(
+                        "Exception which is in the suggested list of exceptions occurred"
+                        " while invoking function: %s.",
+                        func_name,
+                    )
+                    if (
+                        self._max_retry_count != -1
+                        and state["retry_count"] >= self._max_retry_count
+                    ):
+                        LOG.debug(
+                            "Cannot retry %(func_name)s upon suggested exception since retry"
+                            " count (%(retry_count)d) reached max retry count"
+                            " (%(max_retry_count)d).",
+                            {
+                                "func_name": func_name,
+                                "retry_count": state["retry_count"],
+                                "max_retry_count": self._max_retry_count,
+                            },
+                        )
+                        raise
+                    state["retry_count"] += 1
+                    state["sleep_time"] += self._inc_sleep_time
+                    self._retry_count = state["retry_count"]
+                    self._sleep_time = state["sleep_time"]
+                    return state["sleep_time"]
+                raise LoopingCallDone(result)
+
+            # Logs and the loop thread's name show the user's function, not "attempt".
+            functools.update_wrapper(
+                attempt, f, assigned=("__module__", "__name__", "__qualname__"), updated=()
+            )
+            loop = DynamicLoopingCall(attempt)
+            result = loop.start(periodic_interval_max=self._max_sleep_time)
+            LOG.debug("Waiting for function %s to return.", func_name)
+            return result.wait()
+
+        return func
