@@ -1,0 +1,227 @@
+"""Log every thread's stack when the process receives a signal (SIGUSR2 by default).
+
+On native threads a stuck service is a stuck thread: this shows which one and where,
+in the master or in any worker (``kill -USR2 <pid>``, or ``kill -USR2 -<pgid>`` for
+the whole service, since the master makes itself a process group leader). It
+replaces nothing of oslo.service's eventlet backdoor on purpose: that is a remote
+shell on a network port, and this package ships no listener of any kind.
+
+One ``install(conf)`` in the master before it forks covers every worker: a forked
+process inherits the handler (cotyledon does not touch SIGUSR2), and the dump names
+the process it comes from. A worker started with the 'spawn' start method inherits
+nothing and must call ``install(conf)`` itself.
+
+Limits: Python runs signal handlers in the main thread, between bytecodes. A process
+whose main thread never returns from C code cannot run it; ``faulthandler.register()``
+(which writes to a file descriptor from C, not to the log) covers that case.
+"""
+
+from __future__ import annotations
+
+import _thread
+import logging
+import os
+import signal
+import sys
+import threading
+import traceback
+import types
+from typing import Any
+
+from oslo_config import cfg
+
+LOG = logging.getLogger(__name__)
+
+OPTION = "thread_dump_signal"
+
+# Signals the launcher (cotyledon and ours) gives a meaning to.
+LAUNCHER_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGALRM", "SIGCHLD")
+# Signals free for an operator's request on Linux services; those this platform has.
+ALLOWED_SIGNALS = tuple(
+    name
+    for name in ("SIGUSR2", "SIGUSR1", "SIGQUIT", "SIGWINCH", "SIGURG", "SIGPWR")
+    if hasattr(signal, name)
+)
+
+thread_dump_opts = [
+    cfg.StrOpt(
+        OPTION,
+        default="SIGUSR2",
+        help="Signal that makes a process (the master or any worker) log the stack of "
+        "every thread, to find stuck threads. An empty value disables it. One of: "
+        + ", ".join(ALLOWED_SIGNALS)
+        + ". Signals the launcher uses ("
+        + ", ".join(LAUNCHER_SIGNALS)
+        + ") are refused.",
+    ),
+]
+
+_BEGIN = "===== Thread dump of {process}: {count} threads ====="
+_END = "===== End of thread dump of {process} ====="
+
+# (signal number, the handler it replaced), set by install() in the main thread.
+_installed: tuple[int, Any] | None = None
+
+
+def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
+    """Entry point for oslo-config-generator."""
+    return [(None, list(thread_dump_opts))]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    """Register the thread dump option on ``conf``; safe to call more than once."""
+    conf.register_opts(thread_dump_opts)
+
+
+def parse_signal(value: str) -> signal.Signals | None:
+    """The signal ``thread_dump_signal`` names ('SIGUSR2', 'USR2', 'sigusr2'), or None.
+
+    None for an empty value (disabled). ValueError naming the option for a signal
+    that is unknown, cannot be caught, or that the launcher uses.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{OPTION} must be a signal name such as 'SIGUSR2', got {value!r}")
+    name = value.strip().upper()
+    if not name:
+        return None
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    allowed = ", ".join(ALLOWED_SIGNALS)
+    if name in LAUNCHER_SIGNALS:
+        raise ValueError(
+            f"{OPTION} = {value!r} is refused: the launcher uses "
+            f"{', '.join(LAUNCHER_SIGNALS)}; use one of {allowed}, or '' to disable"
+        )
+    if name not in ALLOWED_SIGNALS:
+        raise ValueError(
+            f"{OPTION} = {value!r} is not a supported signal; use one of {allowed}, "
+            "or '' to disable"
+        )
+    return signal.Signals(getattr(signal, name))
+
+
+def _process_label() -> str:
+    try:
+        import setproctitle
+
+        title = setproctitle.getproctitle()
+    except Exception:  # not installed, or no title on this platform
+        title = ""
+    if not title:
+        title = " ".join(sys.argv) if sys.argv else "python"
+    return f"pid {os.getpid()} ({title})"
+
+
+def format_dump() -> str:
+    """Every thread's name, ident, native id, daemon flag and stack, as one text.
+
+    Threads not started through ``threading`` (C extensions, ``_thread``) are listed
+    with their ident only.
+    """
+    frames = sys._current_frames()
+    threads = {t.ident: t for t in threading.enumerate() if t.ident is not None}
+    idents = sorted(set(frames) | set(threads), key=lambda i: (i not in threads, i))
+    current = threading.get_ident()
+    main = threading.main_thread().ident
+    process = _process_label()
+    lines = [_BEGIN.format(process=process, count=len(idents))]
+    for ident in idents:
+        thread = threads.get(ident)
+        if thread is not None:
+            notes = [f"ident {ident}", f"native id {thread.native_id}", f"daemon {thread.daemon}"]
+            name = thread.name
+        else:
+            notes = [f"ident {ident}", "not started by threading"]
+            name = "<unknown>"
+        if ident == main:
+            notes.append("main thread")
+        if ident == current:
+            notes.append("this dump")
+        lines.append(f'--- Thread "{name}" ({", ".join(notes)}) ---')
+        frame = frames.get(ident)
+        if frame is None:
+            lines.append("  <no Python stack>")
+        else:
+            lines.extend(line.rstrip("\n") for line in traceback.format_stack(frame))
+    lines.append(_END.format(process=process))
+    return "\n".join(lines)
+
+
+def log_dump() -> None:
+    """Log ``format_dump()`` as one record at WARNING.
+
+    WARNING because an operator asked for it: it must get past the level filters
+    of a service that does not log INFO.
+    """
+    try:
+        LOG.warning("%s", format_dump())
+    except Exception:
+        LOG.exception("Thread dump failed")
+
+
+def _start_dump_thread() -> None:
+    # Runs in a raw _thread thread: start a named threading.Thread so the log record
+    # carries a real thread name (a raw thread calling logging would register a
+    # "Dummy-N" thread that threading never forgets).
+    try:
+        threading.Thread(target=log_dump, name="thread-dump", daemon=True).start()
+    except RuntimeError:  # interpreter shutting down
+        pass
+
+
+def _on_signal(signo: int, frame: types.FrameType | None) -> None:
+    # Runs in the main thread between two bytecodes, maybe while that thread holds
+    # threading's or logging's locks, which are not reentrant: taking one here could
+    # deadlock it. _thread.start_new_thread takes none of them. The main thread
+    # returns at once to what it was doing (cotyledon's select()).
+    try:
+        _thread.start_new_thread(_start_dump_thread, ())
+    except RuntimeError:  # interpreter shutting down, or no thread could be created
+        pass
+
+
+def install(conf: cfg.ConfigOpts) -> int | None:
+    """Install the handler for ``conf.thread_dump_signal``; returns its number, or None.
+
+    Call from the main thread of the master before it forks workers (forked workers
+    inherit the handler), or of the in-process runner. None when the option is empty
+    (a handler this module installed earlier is then removed). Calling it again
+    replaces the earlier installation. Raises ValueError for a bad signal name
+    (before anything is changed) and RuntimeError outside the main thread.
+    """
+    if not isinstance(conf, cfg.ConfigOpts):
+        raise TypeError(f"conf must be an oslo_config.cfg.ConfigOpts, got {conf!r}")
+    register_opts(conf)
+    signo = parse_signal(conf.thread_dump_signal or "")
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("thread_dump.install() must be called from the main thread")
+    global _installed
+    if _installed is not None and (signo is None or _installed[0] != signo):
+        uninstall()
+    if signo is None:
+        return None
+    if _installed is None:
+        previous = signal.signal(signo, _on_signal)
+        _installed = (int(signo), previous)
+    LOG.debug("Thread dump on %s installed in pid %d", signo.name, os.getpid())
+    return int(signo)
+
+
+def uninstall() -> None:
+    """Restore the handler that ``install()`` replaced; nothing if none is installed.
+
+    Main thread only, like ``install()``.
+    """
+    global _installed
+    if _installed is None:
+        return
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("thread_dump.uninstall() must be called from the main thread")
+    signo, previous = _installed
+    signal.signal(signo, previous if previous is not None else signal.SIG_DFL)
+    _installed = None
+
+
+def installed_signal() -> int | None:
+    """The signal number the dump is installed on in this process, or None."""
+    return None if _installed is None else _installed[0]
