@@ -121,6 +121,8 @@ class LoopingCallResult:
         self._exception: BaseException | None = None
         self._callbacks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+        #: The loop thread; wait() joins it, so no thread of the call is left after.
+        self._runner: threading.Thread | None = None
 
     def ready(self) -> bool:
         """True once the call has ended."""
@@ -134,6 +136,9 @@ class LoopingCallResult:
         _check_seconds("timeout", timeout, allow_none=True)
         if not self._event.wait(timeout):
             raise WaitTimeout(f"the looping call did not end within {timeout} seconds")
+        runner = self._runner
+        if runner is not None and runner is not threading.current_thread():
+            runner.join()  # it is only returning: a moment at most
         if self._exception is not None:
             raise self._exception
         return self._value
@@ -163,6 +168,7 @@ class LoopingCallResult:
     def _reinit_after_fork(self, lost: bool) -> None:
         # The parent's threads may have held these locks at fork: replace them.
         self._lock = threading.Lock()
+        self._runner = None
         was_set = self._event.is_set()
         self._event = threading.Event()
         if lost and not was_set:
@@ -259,6 +265,7 @@ class LoopingCallBase:
             )
             self.done = done
             self._thread = thread
+            done._runner = thread
             try:
                 thread.start()
             except BaseException:
