@@ -61,6 +61,8 @@ _END = "===== End of thread dump of {process} ====="
 
 # (signal number, the handler it replaced), set by install() in the main thread.
 _installed: tuple[int, Any] | None = None
+# Idents of the raw threads starting a dump thread, so a dump can name them.
+_starters: set[int] = set()
 
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
@@ -120,9 +122,15 @@ def format_dump() -> str:
     """
     frames = sys._current_frames()
     threads = {t.ident: t for t in threading.enumerate() if t.ident is not None}
-    idents = sorted(set(frames) | set(threads), key=lambda i: (i not in threads, i))
     current = threading.get_ident()
     main = threading.main_thread().ident
+
+    def order(ident: int) -> tuple[int, str, int]:
+        # The main thread first, then by name; threads unknown to threading last.
+        thread = threads.get(ident)
+        return (0 if ident == main else 1 if thread else 2, thread.name if thread else "", ident)
+
+    idents = sorted(set(frames) | set(threads), key=order)
     process = _process_label()
     lines = [_BEGIN.format(process=process, count=len(idents))]
     for ident in idents:
@@ -130,16 +138,19 @@ def format_dump() -> str:
         if thread is not None:
             notes = [f"ident {ident}", f"native id {thread.native_id}", f"daemon {thread.daemon}"]
             name = thread.name
+        elif ident in _starters:
+            notes = [f"ident {ident}", "starting this dump"]
+            name = "<thread-dump starter>"
         else:
             notes = [f"ident {ident}", "not started by threading"]
             name = "<unknown>"
         if ident == main:
             notes.append("main thread")
-        if ident == current:
-            notes.append("this dump")
         lines.append(f'--- Thread "{name}" ({", ".join(notes)}) ---')
         frame = frames.get(ident)
-        if frame is None:
+        if ident == current:
+            lines.append("  <this thread: writing the dump>")
+        elif frame is None:
             lines.append("  <no Python stack>")
         else:
             lines.extend(line.rstrip("\n") for line in traceback.format_stack(frame))
@@ -159,14 +170,26 @@ def log_dump() -> None:
         LOG.exception("Thread dump failed")
 
 
+def _dump_requested_by(starter: int) -> None:
+    try:
+        log_dump()
+    finally:
+        _starters.discard(starter)
+
+
 def _start_dump_thread() -> None:
     # Runs in a raw _thread thread: start a named threading.Thread so the log record
     # carries a real thread name (a raw thread calling logging would register a
-    # "Dummy-N" thread that threading never forgets).
+    # "Dummy-N" thread that threading never forgets). The dump thread forgets this
+    # thread's ident once the dump is written, so the dump can name it.
+    ident = _thread.get_ident()
+    _starters.add(ident)
     try:
-        threading.Thread(target=log_dump, name="thread-dump", daemon=True).start()
+        threading.Thread(
+            target=_dump_requested_by, args=(ident,), name="thread-dump", daemon=True
+        ).start()
     except RuntimeError:  # interpreter shutting down
-        pass
+        _starters.discard(ident)
 
 
 def _on_signal(signo: int, frame: types.FrameType | None) -> None:

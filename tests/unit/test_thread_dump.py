@@ -179,8 +179,9 @@ def test_format_dump_lists_every_thread_with_its_stack():
         in text
     )
     assert "in parked_in_a_known_function" in text
-    assert '--- Thread "MainThread"' in text and "main thread, this dump" in text
-    assert "in test_format_dump_lists_every_thread_with_its_stack" in text
+    # The main thread comes first; here it is also the thread writing the dump.
+    assert text.splitlines()[1].startswith('--- Thread "MainThread" (')
+    assert "main thread) ---\n  <this thread: writing the dump>" in text
 
 
 def test_signal_logs_one_delimited_record_from_a_dump_thread(conf, catcher):
@@ -198,6 +199,7 @@ def test_signal_logs_one_delimited_record_from_a_dump_thread(conf, catcher):
     assert "in test_signal_logs_one_delimited_record_from_a_dump_thread" in text
     # Logging from a thread threading did not start would leave a "Dummy-N" behind.
     assert not [t for t in threading.enumerate() if t.name.startswith("Dummy")]
+    assert thread_dump._starters == set()
 
 
 def test_handler_does_not_block_the_main_thread(conf, catcher):
