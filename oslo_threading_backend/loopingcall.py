@@ -35,6 +35,9 @@ _TRACE = 5
 #: patched ``_sleep``, e.g. SleepFixture): the fixed schedule re-anchors on it.
 _EARLY_WAKE_TOLERANCE = 0.01
 
+#: The loop's clock, a module global so tests can drive the schedule with a fake one.
+_now = time.monotonic
+
 __all__ = [
     "BackOffLoopingCall",
     "DynamicLoopingCall",
@@ -290,7 +293,7 @@ class LoopingCallBase:
                 self._sleep(initial_delay)
             while not self._abort.is_set():
                 self._last_run_failed = False
-                started = time.monotonic()
+                started = _now()
                 try:
                     result = self.f(*self.args, **self.kw)
                 except LoopingCallDone:
@@ -301,7 +304,7 @@ class LoopingCallBase:
                     LOG.error("%s %r failed", kind, func_name, exc_info=True)
                     self._last_run_failed = True
                     result = 0
-                elapsed = time.monotonic() - started
+                elapsed = _now() - started
                 if self._abort.is_set():
                     break
                 idle = idle_for(result, elapsed)
@@ -362,7 +365,7 @@ class _FixedSchedule:
         self._deadline: float | None = None
 
     def __call__(self, result: Any, elapsed: float) -> float:
-        now = time.monotonic()
+        now = _now()
         run_start = now - elapsed
         if self._deadline is None or run_start < self._deadline - _EARLY_WAKE_TOLERANCE:
             # First run, or the wait returned early (a patched _sleep): re-anchor.
@@ -431,11 +434,11 @@ class FixedIntervalWithTimeoutLoopingCall(LoopingCallBase):
         _check_seconds("interval", interval)
         _check_seconds("timeout", timeout)
         schedule = _FixedSchedule(self.f, interval)
-        start_time = time.monotonic()
+        start_time = _now()
 
         def idle_for(result: Any, elapsed: float) -> float:
             idle = schedule(result, elapsed)
-            elapsed_time = time.monotonic() - start_time
+            elapsed_time = _now() - start_time
             if timeout > 0 and elapsed_time > timeout:
                 raise LoopingCallTimeOut(
                     f"Looping call timed out after {elapsed_time:.02f} seconds"
