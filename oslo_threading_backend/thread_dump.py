@@ -226,6 +226,10 @@ def install(conf: cfg.ConfigOpts) -> int | None:
     if _installed is None:
         previous = signal.signal(signo, _on_signal)
         _installed = (int(signo), previous)
+    else:
+        # Again on the same signal: put ours back if something replaced it, but keep
+        # the handler found the first time as the one uninstall() restores.
+        signal.signal(signo, _on_signal)
     LOG.debug("Thread dump on %s installed in pid %d", signo.name, os.getpid())
     return int(signo)
 
