@@ -367,7 +367,8 @@ class _FixedSchedule:
     def __call__(self, result: Any, elapsed: float) -> float:
         now = _now()
         run_start = now - elapsed
-        if self._deadline is None or run_start < self._deadline - _EARLY_WAKE_TOLERANCE:
+        tolerance = min(_EARLY_WAKE_TOLERANCE, self._interval / 2)
+        if self._deadline is None or run_start < self._deadline - tolerance:
             # First run, or the wait returned early (a patched _sleep): re-anchor.
             anchor = run_start
         else:

@@ -34,6 +34,16 @@ def test_long_intervals_take_no_wall_clock_time():
     assert fx.mock_wait.call_args_list == [mock.call(600)] + [mock.call(3600)] * 4
 
 
+@pytest.mark.parametrize("interval", [0.005, 0.5, 30])
+def test_fixed_interval_asks_for_the_interval_every_time(interval):
+    """Time does not pass under the fixture: the schedule re-anchors on each run."""
+    with fixture.SleepFixture() as fx:
+        call = loopingcall.FixedIntervalLoopingCall(count_to(8))
+        call.start(interval=interval).wait(TIMEOUT)
+    timeouts = [c.args[0] for c in fx.mock_wait.call_args_list]
+    assert timeouts == pytest.approx([interval] * 7, abs=0.002)
+
+
 def test_records_retry_decorator_waits_as_oslo_service():
     with fixture.SleepFixture() as fx:
 
