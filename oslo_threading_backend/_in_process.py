@@ -21,6 +21,9 @@ from oslo_threading_backend import _logflush
 from oslo_threading_backend import _service_base
 from oslo_threading_backend import _service_config
 from oslo_threading_backend import _signals
+from oslo_threading_backend import process_stats
+from oslo_threading_backend import systemd
+from oslo_threading_backend import thread_dump
 
 LOG = logging.getLogger(__name__)
 
@@ -37,6 +40,14 @@ class InProcessRunner:
         self.services: list[_service_base.ServiceBase] = []
         self._events: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._stopped = threading.Event()
+        # Handlers go in now, as oslo.service does: a signal that arrives while
+        # services start, before run(), is queued instead of killing the process.
+        self._handler: _signals.SignalHandler | None = None
+        if threading.current_thread() is threading.main_thread():
+            self._handler = _signals.SignalHandler()
+            for name in _HANDLED:
+                self._handler.add_handler(name, self._queue_signal)
+            thread_dump.install(conf)
 
     def add(self, service: _service_base.ServiceBase) -> None:
         """Start the service now: an exception from start() reaches the caller."""
@@ -65,40 +76,45 @@ class InProcessRunner:
         """Serve signals until SIGTERM or ``request_stop()``; returns the exit code."""
         if self._stopped.is_set():
             return 0
-        handler = _signals.SignalHandler()
-        on_main_thread = threading.current_thread() is threading.main_thread()
-        if on_main_thread:
-            for name in _HANDLED:
-                handler.add_handler(name, self._queue_signal)
-        else:
-            LOG.warning("wait() called off the main thread: signals are not handled here")
+        if self._handler is None:
+            LOG.warning("Launcher made off the main thread: signals are not handled")
+        stats = process_stats.start(self.conf)
+        watchdog = systemd.start_watchdog()
+        systemd.notify_state(systemd.READY)
         try:
             while True:
                 event = self._events.get()
                 if event is _STOP:
-                    return self._stop_gracefully(handler if on_main_thread else None)
+                    return self._stop_gracefully()
                 if event == signal.SIGTERM:
                     LOG.info("Caught SIGTERM, stopping services")
-                    return self._stop_gracefully(handler)
+                    return self._stop_gracefully()
                 if event == signal.SIGINT:
                     _fast_exit("Caught SIGINT signal, instantaneous exiting")
                 if event == signal.SIGALRM:
                     _fast_exit("Caught SIGALRM signal, instantaneous exiting")
                 if event == signal.SIGHUP:
                     LOG.info(
-                        "Caught SIGHUP, %s the config and resetting services", self.restart_method
+                        "Caught SIGHUP, %s the config and resetting services",
+                        self.restart_method,
                     )
+                    systemd.notify_state(systemd.reloading_state())
                     self.restart()
+                    systemd.notify_state(systemd.READY)
         finally:
-            if on_main_thread:
-                handler.clear()
+            for running in (stats, watchdog):
+                if running is not None:
+                    running.stop()
+            if self._handler is not None:
+                self._handler.clear()
 
     def _queue_signal(self, signo: int, frame: types.FrameType | None) -> None:
         self._events.put(signo)
 
-    def _stop_gracefully(self, handler: _signals.SignalHandler | None) -> int:
-        if handler is not None:
-            handler.ignore_handler("SIGTERM")
+    def _stop_gracefully(self) -> int:
+        systemd.notify_state(systemd.STOPPING)
+        if self._handler is not None:
+            self._handler.ignore_handler("SIGTERM")
         timeout = self.conf.graceful_shutdown_timeout
         deadline = None
         if timeout > 0:

@@ -25,6 +25,8 @@ from oslo_threading_backend import _service_base
 from oslo_threading_backend import _service_config
 from oslo_threading_backend import _worker
 from oslo_threading_backend import executors
+from oslo_threading_backend import process_stats
+from oslo_threading_backend import thread_dump
 
 LOG = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ def _adopt_conf(conf: cfg.ConfigOpts) -> None:
     _service_config.register_service_opts(conf)
     if isinstance(conf, cfg.ConfigOpts):
         executors.set_conf(conf)
+        thread_dump.register_opts(conf)
+        process_stats.register_opts(conf)
 
 
 def _check_spawnable(service: _service_base.ServiceBase, conf: cfg.ConfigOpts) -> None:
@@ -184,6 +188,8 @@ class _ForkingLauncher:
             for service, workers in self._pending:
                 self._add_to_master(service, workers)
             self._pending.clear()
+            # Installed before the first fork: forked workers inherit the handler.
+            thread_dump.install(self.conf)
         _service_config.log_options(self.conf)
         try:
             self._master.run()

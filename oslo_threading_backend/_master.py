@@ -20,6 +20,7 @@ import cotyledon
 
 from oslo_threading_backend import _fork_guard
 from oslo_threading_backend import _logflush
+from oslo_threading_backend import systemd
 
 LOG = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class Master(cotyledon.ServiceManager):
             mp_context=mp_context,
         )
         self._deadline_timer: threading.Timer | None = None
+        self._watchdog: systemd.Watchdog | None = None
         # First hook, so that no other hook failing can keep signals held.
         self.register_hooks(on_new_worker=_fork_guard.release_held_signals)
         if on_reload is not None:
@@ -61,11 +63,51 @@ class Master(cotyledon.ServiceManager):
     def worker_pids(self) -> list[int]:
         return [p.pid for p in list(self._child_processes) if p.pid is not None]
 
+    # cotyledon 2.2.0 sends READY=1 from run(), before any worker exists;
+    # we send it once every worker has started, from a thread of the master.
+    def _systemd_notify_once(self) -> None:
+        pass
+
+    def run(self) -> None:
+        self._watchdog = systemd.start_watchdog(is_healthy=self._supervisor_alive)
+        threading.Thread(
+            target=self._notify_ready_when_workers_started, name="systemd-ready", daemon=True
+        ).start()
+        super().run()
+
+    def _supervisor_alive(self) -> bool:
+        return self._child_supervisor is not None and self._child_supervisor.is_alive()
+
+    def _all_workers_started(self) -> bool:
+        expected = sum(s.workers for s in list(self._services.values()))
+        infos = [
+            info
+            for processes in list(self._running_services.values())
+            for info in list(processes.values())
+        ]
+        return len(infos) >= expected and all(i.started_event.is_set() for i in infos)
+
+    def _notify_ready_when_workers_started(self) -> None:
+        while not self._dead.is_set():
+            if self._all_workers_started():
+                LOG.info("All workers started (pids %s)", ", ".join(map(str, self.worker_pids())))
+                systemd.notify_state(systemd.READY)
+                return
+            self._dead.wait(0.05)
+
+    def _reload(self) -> None:
+        systemd.notify_state(systemd.reloading_state())
+        super()._reload()
+        systemd.notify_state(systemd.READY)
+
     # cotyledon 2.2.0 arms signal.alarm() in the master at SIGTERM, but acts
     # on SIGALRM only in its select loop, while the master sits in join():
     # the master's timeout does nothing. A timer thread does not need the
     # main thread: it kills what is left and exits.
     def _shutdown(self) -> None:
+        systemd.notify_state(systemd.STOPPING)
+        if self._watchdog is not None:
+            self._watchdog.stop()
         timeout = self._graceful_shutdown_timeout
         if timeout > 0:
             self._deadline_timer = threading.Timer(timeout, self._shutdown_deadline_passed)

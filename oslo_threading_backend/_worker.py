@@ -18,6 +18,8 @@ from oslo_config import cfg
 from oslo_threading_backend import _logflush
 from oslo_threading_backend import _service_base
 from oslo_threading_backend import _service_config
+from oslo_threading_backend import process_stats
+from oslo_threading_backend import thread_dump
 
 LOG = logging.getLogger(__name__)
 
@@ -45,6 +47,13 @@ class ServiceWrapper(cotyledon.Service):
         self._state_lock = threading.Lock()
         self._started = False
         self._terminating = False
+        self._stats: process_stats.Reporter | None = None
+        # The master talks to systemd; a worker's library code must not.
+        for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+            os.environ.pop(name, None)
+        # A forked worker inherits the master's handler; a spawned one installs its own.
+        if conf is not None and thread_dump.installed_signal() is None:
+            thread_dump.install(conf)
 
     def run(self) -> None:
         with self._state_lock:
@@ -61,6 +70,8 @@ class ServiceWrapper(cotyledon.Service):
                 _logflush.flush_all()
                 os._exit(1)
             self._started = True
+            if self.conf is not None:
+                self._stats = process_stats.start(self.conf)
         LOG.debug(
             "Service %s started in worker %d", _describe(self.service_instance), self.worker_id
         )
@@ -68,6 +79,8 @@ class ServiceWrapper(cotyledon.Service):
     def terminate(self) -> None:
         with self._state_lock:
             self._terminating = True
+            if self._stats is not None:
+                self._stats.stop()
             if self._started:
                 LOG.info(
                     "Stopping service %s in worker %d",
@@ -94,6 +107,8 @@ class ServiceWrapper(cotyledon.Service):
                 return
             if self.conf is not None:
                 _service_config.reload_config(self.conf, self.restart_method)
+                # cotyledon reads this when the next SIGTERM arms the worker's alarm.
+                self.graceful_shutdown_timeout = self.conf.graceful_shutdown_timeout
             if self.restart_method == "mutate" or not self._started:
                 self.service_instance.reset()
             else:

@@ -193,6 +193,13 @@ def _get_entry(name: str) -> _Entry:
         return entry
 
 
+def snapshot() -> list[tuple[str, futures.Executor]]:
+    """(full name, executor) of every pool created so far, for reports and statistics."""
+    with _registry_lock:
+        entries = list(_registry.values())
+    return [(entry.reporter.name, entry.executor) for entry in entries]
+
+
 def get_executor(name: str = DEFAULT) -> futures.Executor:
     """The process's executor called ``name``, created on first use.
 

@@ -1,4 +1,4 @@
-"""Every option of the package, for oslo-config-generator (namespace ``oslo_threading_backend``)."""
+"""Every option of the package, for oslo-config-generator (``oslo_threading_backend``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ _MODULES = (
     "oslo_threading_backend.backend",
     "oslo_threading_backend.executors",
     "oslo_threading_backend.periodic_task",
+    "oslo_threading_backend.thread_dump",
+    "oslo_threading_backend.process_stats",
 )
 
 

@@ -8,7 +8,6 @@ compared across workers and over time without attaching a debugger.
 
 from __future__ import annotations
 
-from concurrent import futures
 import logging
 import math
 import os
@@ -108,22 +107,9 @@ def _peak_rss_from_rusage() -> int | None:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
-def _named_executors() -> list[tuple[str, futures.Executor]]:
-    snapshot = getattr(executors, "snapshot", None)
-    if snapshot is not None:
-        return list(snapshot())
-    # executors has no public listing yet: read its registry (a copy, taken in one
-    # step under the GIL, so a pool created meanwhile cannot break the iteration).
-    registry = dict(getattr(executors, "_registry", {}))
-    return [
-        (getattr(entry.reporter, "name", None) or name, entry.executor)
-        for name, entry in registry.items()
-    ]
-
-
 def _executor_stats() -> tuple[ExecutorStats, ...]:
     result = []
-    for name, executor in _named_executors():
+    for name, executor in executors.snapshot():
         try:
             state = pool_statistics.pool_state(executor)
         except Exception:
