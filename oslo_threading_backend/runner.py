@@ -180,17 +180,20 @@ def _project(target: str) -> str:
     return target.partition(":")[0].split(".")[0] or "oslo_threading_backend"
 
 
-def setup_conf(rest: list[str], project: str) -> cfg.ConfigOpts:
-    """A ConfigOpts with oslo.log's options, parsed from ``rest``; logging set up."""
+def parse_conf(rest: list[str], project: str) -> cfg.ConfigOpts:
+    """A ConfigOpts with oslo.log's options, parsed from ``rest``."""
     conf = cfg.ConfigOpts()
     logging.register_options(conf)
     try:
         conf(rest, project=project, prog=PROG)
     except cfg.Error as exc:
         raise UsageError(str(exc).strip()) from None
+    return conf
+
+
+def setup_logging(conf: cfg.ConfigOpts, project: str) -> None:
     logging.setup(conf, project)
     std_logging.captureWarnings(True)
-    return conf
 
 
 def _select_threading_backend(conf: cfg.ConfigOpts) -> None:
@@ -228,7 +231,9 @@ def run(argv: list[str]) -> int:
     if args.help:
         sys.stdout.write(build_parser().format_help() + "\n" + oslo_config_help())
         return 0
-    conf = setup_conf(rest, _project(args.target))
+    project = _project(args.target)
+    conf = parse_conf(rest, project)
+    setup_logging(conf, project)
     _select_threading_backend(conf)
     factory = load_factory(args.target)
     try:
@@ -263,7 +268,7 @@ def submit(argv: list[str]) -> int:
         raise UsageError(f"{SUBMIT_COMMAND} COUNT must be an integer >= 0, not {argv[0]!r}")
     from oslo_threading_backend.demo import submit as demo_submit
 
-    conf = setup_conf(argv[1:], "oslo_threading_backend")
+    conf = parse_conf(argv[1:], "oslo_threading_backend")
     ids = demo_submit.submit(conf, count)
     where = os.path.abspath(conf.demo.state_dir)
     if ids:

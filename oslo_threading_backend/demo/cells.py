@@ -52,10 +52,11 @@ def create_cell(state_dir: str, cell: str, hosts: int) -> None:
 def host_states(cell: str, state_dir: str, timeout: float) -> list[HostState]:
     """The free slots of every host of ``cell``: runs on the scatter-gather pool.
 
-    ``timeout`` bounds the wait for a locked cell, so the pool thread comes back
-    soon after the scatter-gather gave up on it.
+    ``timeout`` is the scatter-gather's: SQLite waits a little longer for a
+    locked cell, so that the scatter-gather is what gives up on it
+    (DID_NOT_RESPOND), and the pool thread still comes back soon after.
     """
-    with storage.connect(cell_path(state_dir, cell), timeout=timeout) as conn:
+    with storage.connect(cell_path(state_dir, cell), timeout=2 * timeout) as conn:
         rows = conn.execute("SELECT name, slots - used FROM hosts ORDER BY name").fetchall()
     return [HostState(cell, name, free) for name, free in rows]
 

@@ -1,0 +1,53 @@
+"""The README's first command: the demo schedules every submitted request, once."""
+
+import re
+import signal
+
+import pytest
+
+from tests.functional import runner_harness
+from tests.functional.harness import poll
+
+
+@pytest.fixture
+def runner_process(tmp_path):
+    yield from runner_harness.runner_processes(tmp_path)
+
+
+def test_first_command_schedules_every_submitted_request_once(runner_process):
+    # Exactly what a user types: no option, no config file, state in ./demo-state.
+    run = runner_process().start()
+    workers = run.wait_for_workers(2)
+    run.wait_for_log(r"(?s)(takes requests on 2 threads.*){2}")
+    assert (run.state_dir / "cell3.sqlite").exists()
+
+    run.submit(20)
+    poll(lambda: run.all_done(20), what="20 requests done")
+
+    requests = runner_harness.assert_scheduled_exactly_once(run, 20)
+    assert {r["scheduled_by"] for r in requests.values()} <= set(workers.values())
+    # One line per request, naming where it went.
+    log = run.log()
+    for request_id, request in requests.items():
+        lines = re.findall(rf"Scheduled request {request_id} on (\S+) in (\S+) ", log)
+        assert lines == [(request["host"], request["cell"])], lines
+
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+    run.wait_gone(workers.values())
+
+
+def test_a_second_run_keeps_the_state_of_the_first(runner_process, tmp_path):
+    first = runner_process().start()
+    first.wait_for_workers(2)
+    first.submit(3)
+    poll(lambda: first.all_done(3), what="3 requests done")
+    first.send(signal.SIGTERM)
+    assert first.wait_exit() == 0
+
+    second = runner_process(first.workdir).start()
+    second.submit(2)
+    poll(lambda: second.all_done(5), what="5 requests done")
+    runner_harness.assert_scheduled_exactly_once(second, 5)
+    second.send(signal.SIGTERM)
+    assert second.wait_exit() == 0
