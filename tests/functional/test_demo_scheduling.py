@@ -51,3 +51,22 @@ def test_a_second_run_keeps_the_state_of_the_first(runner_process, tmp_path):
     runner_harness.assert_scheduled_exactly_once(second, 5)
     second.send(signal.SIGTERM)
     assert second.wait_exit() == 0
+
+
+def test_sighup_restarts_each_scheduler_in_place_on_the_new_config(runner_process):
+    run = runner_process().start(config={"demo": {"stats_interval": 60}})
+    workers = run.wait_for_workers(2)
+    run.wait_for_log(r"(?s)(takes requests on 2 threads.*){2}")
+
+    run.write_config(demo={"stats_interval": 0.2})
+    run.send(signal.SIGHUP)
+    run.wait_for_log(r"(?s)(reloaded its config and reset its service.*){2}")
+    # The restarted schedulers read the new interval: throughput lines come at once.
+    run.wait_for_log(r"Throughput of pid \d+")
+    run.submit(4)
+    poll(lambda: run.all_done(4), what="4 requests done")
+    runner_harness.assert_scheduled_exactly_once(run, 4)
+    assert run.workers() == workers
+
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
