@@ -23,9 +23,13 @@ def test_signal_to_a_just_forked_worker_is_handled_by_that_worker(service_proces
     run.wait_gone(workers.values())
 
 
-def test_thread_group_used_in_the_master_before_fork_works_in_workers(service_process):
+def test_thread_group_and_pool_used_in_the_master_before_fork_work_in_workers(service_process):
     run = service_process().start("--workers", "2", "--threads-before-fork")
     events = run.wait_for_events("thread-in-worker", count=2)
     assert all(e["ran"] == "True" for e in events), events
+    # The named pool the master used: a worker's task on it runs (no dead threads).
+    pooled = run.wait_for_events("pool-task", count=2)
+    assert {e.pid for e in pooled} == {e.pid for e in events}
+    assert all(e["ok"] == "True" for e in pooled), pooled
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0

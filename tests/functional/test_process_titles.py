@@ -15,6 +15,23 @@ def test_master_and_workers_are_titled_in_ps(service_process):
     )
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0
+    # log_options (default True): the master logged every option value at DEBUG.
+    assert re.search(
+        rf" {run.pid} DEBUG oslo_threading_backend._service_config .*Full set of CONF", run.log()
+    )
+    assert re.search(r"graceful_shutdown_timeout +=  ?10", run.log())
+
+
+def test_log_options_false_keeps_option_values_out_of_the_log(service_process):
+    run = service_process().start(
+        "--workers",
+        "1",
+        config={"DEFAULT": {"log_options": False, "graceful_shutdown_timeout": 10}},
+    )
+    run.wait_for_events("started")
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+    assert "Full set of CONF" not in run.log()
 
 
 def test_one_worker_uses_service_launcher_and_forks(service_process):

@@ -22,9 +22,11 @@ def test_sigterm_stops_every_worker_and_lets_requests_finish(service_process):
         assert names.index("stopping") < names.index("stopped")
     assert run.events("master-exit", code=0)
     run.wait_gone(workers.values())
-    # Each worker's named pool logged its final state: every thread came back idle.
+    # Each worker's named pool logged its final state (every thread came back
+    # idle), and the worker's last line was flushed before it exited.
     log = run.log()
-    for pid in workers.values():
+    for number, pid in workers.items():
+        assert f"Worker {number} (pid {pid}) stopped" in log
         assert re.search(
             rf" {pid} INFO oslo_threading_backend.pool_statistics .*"
             r"State of service_app.py.default ThreadPoolExecutor at shutdown: "

@@ -38,10 +38,11 @@ class AppService(service.Service):
         self.args = args
         self._stopping = None  # made in start(): the service must pickle for 'spawn'
         if args.threads_before_fork:
-            # Used in the master before any worker is forked.
+            # The group and a named pool are used in the master before any fork.
             done = threading.Event()
             self.tg.add_thread(done.set)
             done.wait(10)
+            executors.spawn(done.is_set).result(10)
 
     def emit(self, name, **fields):
         emit(self.args.events, name, **fields)
