@@ -1,12 +1,10 @@
 import enum
 import logging
 import os
-import select
 import sys
 import threading
 import time
 import types
-import warnings
 
 import futurist
 from oslo_config import cfg
@@ -16,21 +14,15 @@ import pytest
 import oslo_threading_backend
 from oslo_threading_backend import _thread_pool
 from oslo_threading_backend import executors
+from tests.unit.forking import run_in_child
+from tests.unit.polling import wait_until
 
 WAIT = 5.0
 
 
 @pytest.fixture(autouse=True)
-def conf():
-    """A fresh conf per test; every executor a test creates is shut down after it."""
-    previous = executors._conf
-    conf = cfg.ConfigOpts()
-    executors.set_conf(conf)
-    try:
-        yield conf
-    finally:
-        executors.reset_all()
-        executors._conf = previous
+def conf(executors_conf):
+    return executors_conf
 
 
 @pytest.fixture(autouse=True)
@@ -38,14 +30,6 @@ def no_request_context():
     oslo_context._request_store.context = None
     yield
     oslo_context._request_store.context = None
-
-
-def wait_until(predicate, timeout=WAIT):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
 
 
 def process_name():
@@ -311,51 +295,6 @@ def test_cfg_conf_is_used_by_default(monkeypatch):
     executors.get_executor("x")
     assert executors._conf is cfg.CONF
     assert cfg.CONF.default_thread_pool_size == 10
-
-
-def run_in_child(child):
-    """Fork; run child() in the child and return what it wrote to the pipe."""
-    read_fd, write_fd = os.pipe()
-    with warnings.catch_warnings():
-        # 3.12+: "This process is multi-threaded, use of fork() may lead to deadlocks".
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.close(read_fd)
-            os.write(write_fd, child().encode())
-            code = 0
-        except BaseException as exc:
-            os.write(write_fd, f"child failed: {exc!r}".encode())
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    try:
-        chunks = []
-        deadline = time.monotonic() + WAIT
-        while True:
-            ready, _, _ = select.select([read_fd], [], [], max(0, deadline - time.monotonic()))
-            if not ready:
-                raise AssertionError("child did not report in time")
-            chunk = os.read(read_fd, 4096)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(read_fd)
-        deadline = time.monotonic() + WAIT
-        while True:
-            reaped, status = os.waitpid(pid, os.WNOHANG)
-            if reaped:
-                break
-            if time.monotonic() > deadline:
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
-                raise AssertionError("child did not exit in time")
-            time.sleep(0.005)
-    assert os.waitstatus_to_exitcode(status) == 0, b"".join(chunks)
-    return b"".join(chunks).decode()
 
 
 def test_forked_child_gets_fresh_executors():

@@ -2,7 +2,6 @@
 a drift-free schedule, no leftover threads and fork safety."""
 
 import os
-import select
 import threading
 import time
 from unittest import mock
@@ -11,6 +10,7 @@ import pytest
 
 from oslo_threading_backend import fixture
 from oslo_threading_backend import loopingcall
+from tests.unit.forking import run_in_child
 
 TIMEOUT = 10  # generous bound on waits that should end at once
 
@@ -503,40 +503,6 @@ def test_other_bad_input(make, error, message):
 # -- fork ----------------------------------------------------------------------
 
 
-def _run_in_child(body):
-    """Fork; ``body()`` returns a short string sent back through a pipe."""
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        code = 0
-        try:
-            os.close(read_fd)
-            report = body()
-        except BaseException as exc:
-            report, code = f"error: {type(exc).__name__}: {exc}", 1
-        try:
-            os.write(write_fd, report.encode())
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    try:
-        ready, _, _ = select.select([read_fd], [], [], TIMEOUT)
-        assert ready, "the child did not report in time"
-        report = b""
-        while chunk := os.read(read_fd, 4096):
-            report += chunk
-        return report.decode()
-    finally:
-        os.close(read_fd)
-        deadline = time.monotonic() + TIMEOUT
-        while os.waitpid(pid, os.WNOHANG) == (0, 0):
-            if time.monotonic() > deadline:
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
-                break
-            select.select([], [], [], 0.01)
-
-
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # 3.12+: fork() with threads
 def test_call_running_in_parent_can_be_restarted_in_forked_child(calls):
     ran = threading.Event()
@@ -565,6 +531,6 @@ def test_call_running_in_parent_can_be_restarted_in_forked_child(calls):
         value = timer.start(interval=0.01).wait(TIMEOUT)
         return f"lost={lost} {value}"
 
-    assert _run_in_child(child) == "lost=True child ran 1"
+    assert run_in_child(child) == "lost=True child ran 1"
     # The parent's call is untouched.
     assert timer._thread is not None and timer._thread.is_alive()

@@ -1,12 +1,12 @@
 import logging
 import threading
-import time
 
 import futurist
 import pytest
 
 from oslo_threading_backend import pool_statistics
 from oslo_threading_backend._thread_pool import ThreadPoolExecutor
+from tests.unit.polling import wait_until
 
 WAIT = 5.0
 LOGGER = pool_statistics.__name__
@@ -17,14 +17,6 @@ def pool():
     pool = ThreadPoolExecutor(2, name="proc.test")
     yield pool
     pool.shutdown(wait=True, cancel_futures=True)
-
-
-def wait_until(predicate, timeout=WAIT):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
 
 
 class FakeClock:

@@ -3,7 +3,6 @@ import logging
 import pickle
 import threading
 
-from oslo_config import cfg
 import pytest
 
 from oslo_threading_backend import executors
@@ -14,15 +13,8 @@ WAIT = 5.0
 
 
 @pytest.fixture(autouse=True)
-def conf():
-    previous = executors._conf
-    conf = cfg.ConfigOpts()
-    executors.set_conf(conf)
-    try:
-        yield conf
-    finally:
-        executors.reset_all()
-        executors._conf = previous
+def conf(executors_conf):
+    return executors_conf
 
 
 def test_results_by_target_with_arguments():

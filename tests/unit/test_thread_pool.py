@@ -8,16 +8,9 @@ from futurist import rejection
 import pytest
 
 from oslo_threading_backend._thread_pool import ThreadPoolExecutor
+from tests.unit.polling import wait_until
 
 WAIT = 5.0  # upper bound for anything that should happen "soon"
-
-
-def wait_until(predicate, timeout=WAIT):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
 
 
 @pytest.fixture

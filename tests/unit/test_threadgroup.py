@@ -2,15 +2,15 @@
 link/cancel that do something, named threads, no leaks and fork safety."""
 
 import os
-import select
 import threading
-import time
 from unittest import mock
 
 import pytest
 
 from oslo_threading_backend import loopingcall
 from oslo_threading_backend import threadgroup
+from tests.unit.forking import run_in_child
+from tests.unit.polling import wait_until
 
 TIMEOUT = 10  # generous bound on waits that should end at once
 
@@ -39,15 +39,6 @@ def make_group():
             except Exception:
                 pass
         assert group.threads == []
-
-
-def wait_until(predicate, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        threading.Event().wait(0.005)
-    return True
 
 
 # -- Thread ------------------------------------------------------------------
@@ -549,40 +540,6 @@ def test_bad_arguments_to_add_methods(make_group):
 # -- fork --------------------------------------------------------------------
 
 
-def _run_in_child(body):
-    """Fork; ``body()`` returns a short string sent back through a pipe."""
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        code = 0
-        try:
-            os.close(read_fd)
-            report = body()
-        except BaseException as exc:
-            report, code = f"error: {type(exc).__name__}: {exc}", 1
-        try:
-            os.write(write_fd, report.encode())
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    try:
-        ready, _, _ = select.select([read_fd], [], [], TIMEOUT)
-        assert ready, "the child did not report in time"
-        report = b""
-        while chunk := os.read(read_fd, 4096):
-            report += chunk
-        return report.decode()
-    finally:
-        os.close(read_fd)
-        deadline = time.monotonic() + TIMEOUT
-        while os.waitpid(pid, os.WNOHANG) == (0, 0):
-            if time.monotonic() > deadline:
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
-                break
-            select.select([], [], [], 0.01)
-
-
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # 3.12+: fork() with threads
 def test_group_from_parent_works_in_forked_child(make_group):
     release = threading.Event()
@@ -610,7 +567,7 @@ def test_group_from_parent_works_in_forked_child(make_group):
         facts.append(f"empty={group.threads == []}")
         return " ".join(facts)
 
-    report = _run_in_child(child)
+    report = run_in_child(child)
     assert report == (
         "threads=[] timers=[] parent-thread-cancelled new-ran=True timer-ran=True empty=True"
     )
@@ -628,7 +585,7 @@ def test_fork_from_a_group_thread_keeps_that_thread_in_the_child(make_group):
 
     def forker():
         me = threadgroup.current_thread()
-        return _run_in_child(
+        return run_in_child(
             lambda: f"{group.threads == [me]} {threadgroup.current_thread() is me}"
         )
 
