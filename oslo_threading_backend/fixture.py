@@ -117,7 +117,8 @@ class ServiceFixture(fixtures.Fixture):
         self.workdir = self.useFixture(fixtures.TempDir()).path
         self.log_path = os.path.join(self.workdir, "service.log")
         self.config_path = os.path.join(self.workdir, "service.conf")
-        self.write_config(self.config or {})
+        if self.config is not None:
+            self.write_config(self.config)
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.addCleanup(self._socket.close)
         notify_path = os.path.join(self.workdir, "notify.sock")
@@ -126,7 +127,9 @@ class ServiceFixture(fixtures.Fixture):
             target=self._read_notifications, name="service-fixture-notify", daemon=True
         ).start()
 
-        env = dict(os.environ, PYTHONUNBUFFERED="1", NOTIFY_SOCKET=notify_path, **self.env)
+        env = dict(os.environ)
+        env.update(self.env)
+        env.update(PYTHONUNBUFFERED="1", NOTIFY_SOCKET=notify_path)
         with open(self.log_path, "wb") as log:
             self.popen = subprocess.Popen(
                 self._argv(),
@@ -143,8 +146,9 @@ class ServiceFixture(fixtures.Fixture):
             self.wait_for_notification("READY=1", self.start_timeout)
 
     def _argv(self) -> list[str]:
+        config = ["--config-file", self.config_path] if self.config is not None else []
         if self.command is not None:
-            return [*self.command, "--config-file", self.config_path, *self.args]
+            return [*self.command, *config, *self.args]
         return [
             sys.executable,
             "-m",
@@ -152,13 +156,16 @@ class ServiceFixture(fixtures.Fixture):
             str(self.factory),
             "--workers",
             str(self.workers),
-            "--config-file",
-            self.config_path,
+            *config,
             *self.args,
         ]
 
     def write_config(self, config: Mapping[str, Mapping[str, object]]) -> None:
-        """(Re)write the config file the service reads; send SIGHUP to apply it."""
+        """(Re)write the config file the service reads; send SIGHUP to apply it.
+
+        The service reads a config file only if the fixture was given ``config``
+        (``{}`` for an empty one to rewrite later).
+        """
         lines = []
         for section, values in config.items():
             lines.append(f"[{section}]")

@@ -1,22 +1,23 @@
 """Start a real service program, read its events, titles and logs, send it signals.
 
-Nothing here mocks cotyledon: the program forks real workers, titles are
-read from /proc, and every wait polls with a deadline.
+A ServiceProcess is a thin layer over ``oslo_threading_backend.fixture.ServiceFixture``
+(the fixture consumers use) that adds the test programs' event files. Nothing
+here mocks cotyledon: the program forks real workers, titles are read from
+/proc, and every wait polls with a deadline.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import pathlib
 import re
-import signal
-import subprocess
 import sys
 import time
 
+from oslo_threading_backend import fixture
+
 PROGRAMS = pathlib.Path(__file__).parent / "programs"
 DEFAULT_TIMEOUT = 20.0
+DEFAULT_CONFIG = {"DEFAULT": {"graceful_shutdown_timeout": 10}}
 
 
 class Timeout(AssertionError):
@@ -35,36 +36,15 @@ def poll(predicate, timeout=DEFAULT_TIMEOUT, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
-def process_title(pid: int) -> str | None:
-    try:
-        raw = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return stat[stat.rindex(")") + 2 :].split()
+process_title = fixture.process_title
 
 
 def is_alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie."""
-    fields = _stat_fields(pid)
-    return fields is not None and fields[0] != "Z"
+    return fixture._is_alive(pid)
 
 
 def children(pid: int) -> list[int]:
-    found = []
-    for entry in pathlib.Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
-            if fields is not None and int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
+    return fixture._children(pid)
 
 
 class Event(dict):
@@ -84,47 +64,49 @@ class ServiceProcess:
         self.workdir = workdir
         self.program = PROGRAMS / program
         self.events_path = workdir / "events.txt"
-        self.log_path = workdir / "output.log"
-        self.config_path = workdir / "service.conf"
-        self.popen: subprocess.Popen | None = None
-        self._seen_pids: set[int] = set()
+        self.fixture: fixture.ServiceFixture | None = None
 
-    def write_config(self, **sections: dict) -> None:
-        lines = []
-        for section, values in sections.items():
-            lines.append(f"[{section}]")
-            lines.extend(f"{k} = {v}" for k, v in values.items())
-        self.config_path.write_text("\n".join(lines) + "\n")
-
-    def start(self, *args: str, config: dict | None = None) -> ServiceProcess:
-        self.write_config(**(config or {"DEFAULT": {"graceful_shutdown_timeout": 10}}))
-        cmd = [
+    def _command(self, args: tuple[str, ...]) -> list[str]:
+        return [
             sys.executable,
             str(self.program),
             "--events",
             str(self.events_path),
-            "--config-file",
-            str(self.config_path),
             "--debug",
             *args,
         ]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        with open(self.log_path, "wb") as log:
-            self.popen = subprocess.Popen(
-                cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
-        self._seen_pids.add(self.popen.pid)
+
+    def start(
+        self, *args: str, config: dict | None = None, wait_ready: bool = False
+    ) -> ServiceProcess:
+        """Start the program; with ``wait_ready`` return once every worker has started."""
+        return self._launch(self._command(args), config or DEFAULT_CONFIG, wait_ready)
+
+    def _launch(self, command, config, wait_ready, env=None) -> ServiceProcess:
+        run = fixture.ServiceFixture(
+            command=command, config=config, cwd=str(self.workdir), env=env, wait_ready=wait_ready
+        )
+        run.setUp()  # on failure the fixture has already ended what it started
+        self.fixture = run
         return self
 
     @property
+    def popen(self):
+        return self.fixture.popen if self.fixture is not None else None
+
+    @property
     def pid(self) -> int:
-        assert self.popen is not None
-        return self.popen.pid
+        assert self.fixture is not None
+        return self.fixture.master_pid
+
+    @property
+    def config_path(self) -> pathlib.Path:
+        assert self.fixture is not None, "the config file exists once the run started"
+        return pathlib.Path(self.fixture.config_path)
+
+    def write_config(self, **sections: dict) -> None:
+        assert self.fixture is not None, "write_config() rewrites a started run's config"
+        self.fixture.write_config(sections)
 
     # Reading -------------------------------------------------------------
     def events(self, name: str | None = None, **match: str) -> list[Event]:
@@ -160,10 +142,7 @@ class ServiceProcess:
             )
 
     def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return self.fixture.log() if self.fixture is not None else ""
 
     def wait_for_log(self, pattern: str, timeout: float = DEFAULT_TIMEOUT) -> re.Match:
         regex = re.compile(pattern)
@@ -171,17 +150,7 @@ class ServiceProcess:
 
     def workers(self) -> dict[int, int]:
         """{worker number: pid} of the live workers, read from their process titles."""
-        found = {}
-        for pid in children(self.pid):
-            title = process_title(pid) or ""
-            match = re.search(r"ServiceWrapper worker\((\d+)\)", title)
-            if match:
-                found[int(match.group(1))] = pid
-                self._seen_pids.add(pid)
-        return found
-
-    def wait_for_workers(self, count: int, timeout: float = DEFAULT_TIMEOUT) -> dict[int, int]:
-        return self.wait_for_workers_matching(lambda w: len(w) == count, timeout)
+        return self.fixture.worker_pids()
 
     def wait_for_workers_matching(
         self, predicate, timeout: float = DEFAULT_TIMEOUT
@@ -193,33 +162,20 @@ class ServiceProcess:
 
         return poll(ready, timeout, what="workers matching the predicate")
 
+    def wait_for_workers(self, count: int, timeout: float = DEFAULT_TIMEOUT) -> dict[int, int]:
+        return self.wait_for_workers_matching(lambda w: len(w) == count, timeout)
+
     # Acting --------------------------------------------------------------
     def send(self, sig: int, pid: int | None = None) -> None:
-        os.kill(self.pid if pid is None else pid, sig)
+        self.fixture.send_signal(sig, pid)
 
     def wait_exit(self, timeout: float = DEFAULT_TIMEOUT) -> int:
-        assert self.popen is not None
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise Timeout(f"service did not exit within {timeout} s; log:\n{self.log()}") from None
+        return self.fixture.wait(timeout)
 
     def wait_gone(self, pids, timeout: float = DEFAULT_TIMEOUT) -> None:
-        poll(
-            lambda: not any(is_alive(p) for p in pids),
-            timeout,
-            what=f"processes {sorted(pids)} to end",
-        )
+        self.fixture.wait_gone(pids, timeout)
 
     def kill_all(self) -> None:
         """End every process this run started, whatever state the test left it in."""
-        if self.popen is None:
-            return
-        pids = set(self._seen_pids) | set(children(self.pid))
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(10)
+        if self.fixture is not None:
+            self.fixture.cleanUp()

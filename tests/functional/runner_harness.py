@@ -55,25 +55,13 @@ class RunnerProcess(ServiceProcess):
     def start(self, *args: str, config: dict | None = None) -> RunnerProcess:
         """Start ``python -m oslo_threading_backend ARGS``, with ``--config-file`` if config."""
         self.args = list(args)
-        if config is not None:
-            self.write_config(**config)
-            self.args += ["--config-file", str(self.config_path)]
-        with open(self.log_path, "ab") as log:
-            self.popen = subprocess.Popen(
-                [*RUNNER, *self.args],
-                cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=runner_env(),
-                start_new_session=True,
-            )
-        self._seen_pids.add(self.popen.pid)
+        self._launch([*RUNNER, *self.args], config, wait_ready=False, env=runner_env())
         return self
 
     def submit(self, count: int) -> None:
         """``demo-submit COUNT`` with this run's config file, if it has one."""
-        extra = ["--config-file", str(self.config_path)] if self.config_path.exists() else []
+        has_config = self.fixture is not None and self.fixture.config is not None
+        extra = ["--config-file", str(self.config_path)] if has_config else []
         done = run_command("demo-submit", str(count), *extra, cwd=self.workdir)
         assert done.returncode == 0, done.stderr
 
