@@ -18,9 +18,13 @@ from unittest import mock
 
 import fixtures
 
+from oslo_threading_backend import _procfs
 from oslo_threading_backend import loopingcall
 
 __all__ = ["ServiceFixture", "SleepFixture", "process_title"]
+
+#: A process title as ps shows it, read from /proc.
+process_title = _procfs.process_title
 
 
 class SleepFixture(fixtures.Fixture):
@@ -177,7 +181,7 @@ class ServiceFixture(fixtures.Fixture):
         """SIGKILL every process of the run (its session), then reap the master."""
         if self.popen is None:
             return
-        pids = self._seen_pids | set(_children(self.popen.pid))
+        pids = self._seen_pids | set(_procfs.children(self.popen.pid))
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, signal.SIGKILL)
         for pid in pids:
@@ -195,8 +199,8 @@ class ServiceFixture(fixtures.Fixture):
     def worker_pids(self) -> dict[int, int]:
         """{worker number: pid} of the live workers, read from their process titles."""
         found = {}
-        for pid in _children(self.master_pid):
-            match = re.search(r" worker\((\d+)\)", process_title(pid) or "")
+        for pid in _procfs.children(self.master_pid):
+            match = re.search(r" worker\((\d+)\)", _procfs.process_title(pid) or "")
             if match:
                 found[int(match.group(1))] = pid
                 self._seen_pids.add(pid)
@@ -204,8 +208,8 @@ class ServiceFixture(fixtures.Fixture):
 
     def titles(self) -> dict[int, str]:
         """{pid: title} of the master and its live children, as ps shows them."""
-        pids = [self.master_pid, *_children(self.master_pid)]
-        return {pid: title for pid in pids if (title := process_title(pid)) is not None}
+        pids = [self.master_pid, *_procfs.children(self.master_pid)]
+        return {pid: title for pid in pids if (title := _procfs.process_title(pid)) is not None}
 
     def log(self) -> str:
         try:
@@ -257,9 +261,9 @@ class ServiceFixture(fixtures.Fixture):
         """Wait until none of ``pids`` is alive (zombies count as gone)."""
         pids = list(pids)
         deadline = time.monotonic() + timeout
-        while any(_is_alive(pid) for pid in pids):
+        while any(_procfs.is_alive(pid) for pid in pids):
             if time.monotonic() > deadline:
-                alive = [pid for pid in pids if _is_alive(pid)]
+                alive = [pid for pid in pids if _procfs.is_alive(pid)]
                 raise AssertionError(f"processes {alive} still alive after {timeout} s")
             time.sleep(0.02)
 
@@ -269,37 +273,3 @@ def _check_seconds(name: str, value: object) -> None:
         raise TypeError(f"{name} must be a number of seconds, not {value!r}")
     if value <= 0:
         raise ValueError(f"{name} must be a number of seconds > 0, not {value!r}")
-
-
-def process_title(pid: int) -> str | None:
-    """A process's title as ps shows it (setproctitle rewrites /proc/PID/cmdline)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            raw = f.read()
-    except OSError:
-        return None
-    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2 :].split()
-
-
-def _is_alive(pid: int) -> bool:
-    fields = _stat_fields(pid)
-    return fields is not None and fields[0] != "Z"
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            fields = _stat_fields(int(name))
-            if fields is not None and int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(name))
-    return found

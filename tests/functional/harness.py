@@ -13,6 +13,7 @@ import re
 import sys
 import time
 
+from oslo_threading_backend import _procfs
 from oslo_threading_backend import fixture
 
 PROGRAMS = pathlib.Path(__file__).parent / "programs"
@@ -36,15 +37,9 @@ def poll(predicate, timeout=DEFAULT_TIMEOUT, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
-process_title = fixture.process_title
-
-
-def is_alive(pid: int) -> bool:
-    return fixture._is_alive(pid)
-
-
-def children(pid: int) -> list[int]:
-    return fixture._children(pid)
+process_title = _procfs.process_title
+is_alive = _procfs.is_alive
+children = _procfs.children
 
 
 class Event(dict):
