@@ -26,8 +26,7 @@ def _require(module: str, what: str) -> None:
         spec = None
     if spec is None:
         raise ImportError(
-            f"the eventlet backend needs {what} ({module!r} not found): "
-            "install oslo.service and eventlet (pip install oslo.service eventlet)",
+            f"the eventlet backend needs {what} ({module!r} not found)",
             name=module,
         )
 

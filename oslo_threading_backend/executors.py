@@ -26,6 +26,11 @@ from oslo_config import cfg
 from oslo_threading_backend import _thread_pool
 from oslo_threading_backend import pool_statistics
 
+try:  # optional: oslo.log brings it, but the executors do not need it
+    from oslo_context import context as oslo_context
+except ImportError:  # pragma: no cover
+    oslo_context = None
+
 LOG = logging.getLogger(__name__)
 
 DEFAULT = "default"
@@ -216,9 +221,7 @@ def _task_name(fn: Callable[..., Any]) -> str:
 
 def _with_request_context(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Carry the submitter's oslo.context into the pool thread, so logs keep the id."""
-    try:
-        from oslo_context import context as oslo_context
-    except ImportError:
+    if oslo_context is None:
         return fn
     ctx = oslo_context.get_current()
     if ctx is None:

@@ -71,7 +71,7 @@ class ServiceFixture(fixtures.Fixture):
 
     Example::
 
-        def test_sighup_reaches_workers(self):
+        def test_sigterm_stops_every_worker(self):
             svc = self.useFixture(fixture.ServiceFixture(
                 "myservice.cmd:make_service", workers=2,
                 config={"DEFAULT": {"graceful_shutdown_timeout": 10}}))

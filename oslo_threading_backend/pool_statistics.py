@@ -107,6 +107,12 @@ class StatisticsReporter:
             return True
 
     def _warn_if_no_free_thread(self, executor: futures.Executor, task: Any) -> None:
+        has_free_thread = getattr(executor, "has_free_thread", None)
+        if has_free_thread is not None:
+            # Our pools answer without taking their lock on every submit.
+            if not has_free_thread():
+                LOG.warning(_NO_FREE_THREADS_MSG, self.name, task)
+            return
         get_idle = getattr(executor, "get_num_idle_workers", None)
         if get_idle is None:
             return

@@ -199,7 +199,12 @@ def setup_logging(conf: cfg.ConfigOpts, project: str) -> None:
 def _select_threading_backend(conf: cfg.ConfigOpts) -> None:
     try:
         chosen = backend.select_backend(conf=conf, default=backend.BackendType.THREADING)
-    except (backend.BackendAlreadySelected, RuntimeError, ValueError) as exc:
+    except (
+        backend.BackendAlreadySelected,
+        backend.BackendNotAvailable,
+        RuntimeError,
+        ValueError,
+    ) as exc:
         raise UsageError(f"cannot select the threading backend: {exc}") from None
     if chosen is not backend.BackendType.THREADING:
         raise UsageError(

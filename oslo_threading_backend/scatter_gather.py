@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Hashable
 from collections.abc import Iterable
+from concurrent import futures
 import logging
 from typing import Any
 
@@ -88,34 +89,42 @@ def scatter_gather(
 
     results: dict[Any, Any] = {}
     for target, future in pending.items():
-        if not future.done():
-            results[target] = DID_NOT_RESPOND
-            if future.cancel():
-                LOG.warning(
-                    "Target %s did not respond within %s seconds: its call was still "
-                    "queued and is cancelled.",
-                    target,
-                    timeout,
-                )
-            else:
-                LOG.warning(
-                    "Target %s did not respond within %s seconds: its call is still "
-                    "running and is left to finish.",
-                    target,
-                    timeout,
-                )
+        # One locked read per future in the common case (it finished).
+        try:
+            results[target] = future.result(timeout=0)
             continue
-        if future.cancelled():  # by someone else holding the future
+        except futures.CancelledError:  # by someone else holding the future
             results[target] = DID_NOT_RESPOND
             continue
-        error = future.exception()
-        if error is not None:
-            LOG.error(
-                "Error gathering result from target %s",
+        except futures.TimeoutError as exc:
+            if future.done():  # the call itself raised TimeoutError
+                results[target] = _failed(target, exc)
+                continue
+        except BaseException as exc:  # noqa: B036 - the call's own exception is its result
+            results[target] = _failed(target, exc)
+            continue
+        results[target] = DID_NOT_RESPOND
+        if future.cancel():
+            LOG.warning(
+                "Target %s did not respond within %s seconds: its call was still "
+                "queued and is cancelled.",
                 target,
-                exc_info=(type(error), error, error.__traceback__),
+                timeout,
             )
-            results[target] = error
         else:
-            results[target] = future.result()
+            LOG.warning(
+                "Target %s did not respond within %s seconds: its call is still "
+                "running and is left to finish.",
+                target,
+                timeout,
+            )
     return results
+
+
+def _failed(target: Any, error: BaseException) -> BaseException:
+    LOG.error(
+        "Error gathering result from target %s",
+        target,
+        exc_info=(type(error), error, error.__traceback__),
+    )
+    return error

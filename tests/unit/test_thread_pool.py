@@ -234,3 +234,18 @@ def test_failed_thread_start_fails_the_submit_and_keeps_the_count(make_pool, mon
     assert pool.num_workers == 0 and pool.queue_size == 0
     monkeypatch.undo()
     assert pool.submit(lambda: 1).result(WAIT) == 1
+
+
+def test_statistics_count_executed_failed_and_running_time():
+    pool = ThreadPoolExecutor(1, name="stats")
+    try:
+        ok = pool.submit(time.sleep, 0.01)
+        bad = pool.submit(lambda: 1 / 0)
+        ok.result(WAIT)
+        assert isinstance(bad.exception(WAIT), ZeroDivisionError)
+        wait_until(lambda: pool.statistics.executed + pool.statistics.failures == 2)
+        stats = pool.statistics
+        assert (stats.executed, stats.failures, stats.cancelled) == (1, 1, 0)
+        assert stats.runtime >= 0.01
+    finally:
+        pool.shutdown()
