@@ -36,6 +36,19 @@ def test_a_bad_target_is_one_line_on_stderr_and_status_2(tmp_path, args, message
     assert message in lines[0]
 
 
+def test_eventlet_backend_in_the_config_without_eventlet_is_one_line_and_status_2(tmp_path):
+    conf = tmp_path / "eventlet.conf"
+    conf.write_text("[DEFAULT]\nconcurrency_backend = eventlet\n")
+
+    done = run_command(ECHO, "--config-file", str(conf), cwd=tmp_path)
+
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("oslo-threading-run: error: cannot select the threading backend")
+    assert lines[0].count("install oslo.service and eventlet") == 1
+
+
 def test_runs_the_factory_in_n_workers_with_options_it_registers_itself(runner_process):
     run = runner_process()
     run.start(
