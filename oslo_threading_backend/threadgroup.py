@@ -289,6 +289,8 @@ class ThreadGroup:
         self._queue: deque[Thread] = deque()
         self._running = 0
         self._timers: list[loopingcall.LoopingCallBase] = []
+        # Stopped by stop_timers() but maybe still in a run: wait() waits for them.
+        self._stopped_timers: list[loopingcall.LoopingCallBase] = []
         self._stopping = 0  # stop() calls in progress
         # Native threads of ended Threads, still returning: wait() joins them so
         # that none is left when it returns (e.g. before a fork()).
@@ -566,15 +568,15 @@ class ThreadGroup:
     def timer_done(self, timer: loopingcall.LoopingCallBase) -> None:
         """Remove ``timer`` from the group (it is not stopped)."""
         with self._cond:
-            try:
-                self._timers.remove(timer)
-            except ValueError:
-                pass
+            for timers in (self._timers, self._stopped_timers):
+                if timer in timers:
+                    timers.remove(timer)
 
     def stop_timers(self, wait: bool = False) -> None:
         """Stop every timer and remove it; with ``wait``, until their runs end."""
         with self._cond:
             timers, self._timers = self._timers, []
+            self._stopped_timers.extend(timers)
         for timer in timers:
             timer.stop()
         if wait:
@@ -622,7 +624,9 @@ class ThreadGroup:
         ends by itself. Thread and timer errors were logged when they happened
         and are not raised here.
         """
-        self._wait_timers(self.timers)
+        with self._cond:
+            timers = self._timers + self._stopped_timers
+        self._wait_timers(timers)
         self._wait_threads()
 
     def waitall(self) -> None:

@@ -472,6 +472,27 @@ def test_stop_timers_from_a_timer_callback_does_not_deadlock(make_group):
     assert timer.wait(TIMEOUT) is True
 
 
+def test_wait_after_group_stop_waits_for_the_timer_run_in_progress(make_group):
+    # stop() removes the timers from the group; wait() must still see their runs end.
+    group = make_group()
+    inside = threading.Event()
+    release = threading.Event()
+    finished = threading.Event()
+
+    def slow():
+        inside.set()
+        release.wait(TIMEOUT)
+        finished.set()
+
+    group.add_timer(3600, slow)
+    assert inside.wait(TIMEOUT)
+    group.stop()
+    threading.Timer(0.05, release.set).start()
+    group.wait()
+    assert finished.is_set()
+    assert group.timers == []
+
+
 def test_timer_done_removes_without_stopping(make_group):
     group = make_group()
     timer = group.add_timer(3600, lambda: None)
