@@ -115,6 +115,11 @@ class InProcessRunner:
         systemd.notify_state(systemd.STOPPING)
         if self._handler is not None:
             self._handler.ignore_handler("SIGTERM")
+            # The main thread is busy stopping: queueing SIGINT would not be read.
+            signal.signal(
+                signal.SIGINT,
+                lambda signo, frame: _fast_exit("Caught SIGINT during the graceful stop, exiting"),
+            )
         timeout = self.conf.graceful_shutdown_timeout
         deadline = None
         if timeout > 0:

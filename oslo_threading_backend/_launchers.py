@@ -163,7 +163,7 @@ class _ForkingLauncher:
         self._master.add(
             _worker.ServiceWrapper,
             workers,
-            args=(service, self.conf, self.restart_method),
+            args=(service, self.conf, self.restart_method, self._master.channel),
         )
 
     def wait(self) -> int:

@@ -20,6 +20,7 @@ import cotyledon
 
 from oslo_threading_backend import _fork_guard
 from oslo_threading_backend import _logflush
+from oslo_threading_backend import _worker_channel
 from oslo_threading_backend import systemd
 
 LOG = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Master(cotyledon.ServiceManager):
             graceful_shutdown_timeout=graceful_shutdown_timeout,
             mp_context=mp_context,
         )
+        self.channel = _worker_channel.WorkerChannel(mp_context)
         self._deadline_timer: threading.Timer | None = None
         self._watchdog: systemd.Watchdog | None = None
         # First hook, so that no other hook failing can keep signals held.
@@ -63,40 +65,43 @@ class Master(cotyledon.ServiceManager):
     def worker_pids(self) -> list[int]:
         return [p.pid for p in list(self._child_processes) if p.pid is not None]
 
-    # cotyledon 2.2.0 sends READY=1 from run(), before any worker exists;
-    # we send it once every worker has started, from a thread of the master.
+    # cotyledon 2.2.0 sends READY=1 from run(), before any worker exists; we
+    # send it once every worker reported that its service's start() returned.
     def _systemd_notify_once(self) -> None:
         pass
 
     def run(self) -> None:
         self._watchdog = systemd.start_watchdog(is_healthy=self._supervisor_alive)
         threading.Thread(
-            target=self._notify_ready_when_workers_started, name="systemd-ready", daemon=True
+            target=self._watch_started_workers, name="workers-started", daemon=True
         ).start()
         super().run()
 
     def _supervisor_alive(self) -> bool:
         return self._child_supervisor is not None and self._child_supervisor.is_alive()
 
-    def _all_workers_started(self) -> bool:
-        expected = sum(s.workers for s in list(self._services.values()))
-        infos = [
-            info
-            for processes in list(self._running_services.values())
-            for info in list(processes.values())
-        ]
-        return len(infos) >= expected and all(i.started_event.is_set() for i in infos)
-
-    def _notify_ready_when_workers_started(self) -> None:
+    def _watch_started_workers(self) -> None:
+        # Reads for as long as the master runs: a full pipe would block workers.
+        started: set[int] = set()
+        ready_sent = False
         while not self._dead.is_set():
-            if self._all_workers_started():
-                LOG.info("All workers started (pids %s)", ", ".join(map(str, self.worker_pids())))
+            started.update(self.channel.started_pids(timeout=0.05))
+            if ready_sent:
+                continue
+            expected = sum(s.workers for s in list(self._services.values()))
+            current = set(self.worker_pids())
+            if len(current) >= expected and current <= started:
+                LOG.info(
+                    "All %d workers started (pids %s)",
+                    expected,
+                    ", ".join(map(str, sorted(current))),
+                )
                 systemd.notify_state(systemd.READY)
-                return
-            self._dead.wait(0.05)
+                ready_sent = True
 
     def _reload(self) -> None:
         systemd.notify_state(systemd.reloading_state())
+        self.channel.count_reload()
         super()._reload()
         systemd.notify_state(systemd.READY)
 
@@ -105,6 +110,9 @@ class Master(cotyledon.ServiceManager):
     # the master's timeout does nothing. A timer thread does not need the
     # main thread: it kills what is left and exits.
     def _shutdown(self) -> None:
+        # cotyledon reads SIGINT only in its select loop, which a shutdown leaves
+        # for join(): a Python handler still runs there, so SIGINT stays immediate.
+        signal.signal(signal.SIGINT, lambda signo, frame: self._fast_exit())
         systemd.notify_state(systemd.STOPPING)
         if self._watchdog is not None:
             self._watchdog.stop()
@@ -117,18 +125,21 @@ class Master(cotyledon.ServiceManager):
         super()._shutdown()
 
     def _shutdown_deadline_passed(self) -> None:
-        pids = self.worker_pids()
-        LOG.error(
-            "Graceful shutdown timeout (%d s) exceeded: killing the workers still "
-            "running (pids %s) and exiting with status 1",
-            self._graceful_shutdown_timeout,
-            ", ".join(str(pid) for pid in pids) or "none",
-        )
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        _logflush.flush_all()
-        os._exit(1)
+        try:
+            pids = self.worker_pids()
+            LOG.error(
+                "Graceful shutdown timeout (%d s) exceeded: killing the workers still "
+                "running (pids %s) and exiting with status 1",
+                self._graceful_shutdown_timeout,
+                ", ".join(str(pid) for pid in pids) or "none",
+            )
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            _logflush.flush_all()
+        finally:
+            # Whatever failed above, the deadline ends the master.
+            os._exit(1)
 
     # cotyledon 2.2.0 throttles respawns with time.sleep(5) in the supervisor
     # thread, which SIGTERM then waits for: a crash-looping worker delayed

@@ -18,6 +18,7 @@ from oslo_config import cfg
 from oslo_threading_backend import _logflush
 from oslo_threading_backend import _service_base
 from oslo_threading_backend import _service_config
+from oslo_threading_backend import _worker_channel
 from oslo_threading_backend import process_stats
 from oslo_threading_backend import thread_dump
 
@@ -36,6 +37,7 @@ class ServiceWrapper(cotyledon.Service):
         service_instance: _service_base.ServiceBase,
         conf: cfg.ConfigOpts | None = None,
         restart_method: str = "reload",
+        channel: _worker_channel.WorkerChannel | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(worker_id)
@@ -43,10 +45,13 @@ class ServiceWrapper(cotyledon.Service):
         self.service_instance = service_instance
         self.conf = conf
         self.restart_method = restart_method
-        # Serialises start/stop/reset: a SIGTERM during start() waits for it.
+        self._channel = channel
         self._state_lock = threading.Lock()
-        self._started = False
+        self._starting = False  # start() is running
+        self._started = False  # start() returned
+        self._start_returned = threading.Event()
         self._terminating = False
+        self._reloads_applied = channel.reloads_sent() if channel is not None else 0
         self._stats: process_stats.Reporter | None = None
         # The master talks to systemd; a worker's library code must not.
         for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
@@ -56,22 +61,32 @@ class ServiceWrapper(cotyledon.Service):
             thread_dump.install(conf)
 
     def run(self) -> None:
+        """Start the service; runs in a thread of its own (cotyledon's, or a reload's)."""
         with self._state_lock:
             if self._terminating:
                 return
-            try:
-                self.service_instance.start()
-            except Exception:
-                LOG.exception(
-                    "Service %s failed to start in worker %d; exiting with status 1",
-                    _describe(self.service_instance),
-                    self.worker_id,
-                )
-                _logflush.flush_all()
-                os._exit(1)
+            self._starting = True
+        try:
+            self.service_instance.start()
+        except Exception:
+            LOG.exception(
+                "Service %s failed to start in worker %d; exiting with status 1",
+                _describe(self.service_instance),
+                self.worker_id,
+            )
+            _logflush.flush_all()
+            os._exit(1)
+        finally:
+            self._start_returned.set()
+        with self._state_lock:
+            self._starting = False
+            if self._terminating:
+                return  # terminate() stops what start() began
             self._started = True
-            if self.conf is not None:
+            if self.conf is not None and self._stats is None:
                 self._stats = process_stats.start(self.conf)
+        if self._channel is not None:
+            self._channel.report_started()
         LOG.debug(
             "Service %s started in worker %d", _describe(self.service_instance), self.worker_id
         )
@@ -79,17 +94,23 @@ class ServiceWrapper(cotyledon.Service):
     def terminate(self) -> None:
         with self._state_lock:
             self._terminating = True
-            if self._stats is not None:
-                self._stats.stop()
-            if self._started:
-                LOG.info(
-                    "Stopping service %s in worker %d",
-                    _describe(self.service_instance),
-                    self.worker_id,
-                )
+            running = self._starting or self._started
+            stats, self._stats = self._stats, None
+        if stats is not None:
+            stats.stop()
+        if running:
+            LOG.info(
+                "Stopping service %s in worker %d",
+                _describe(self.service_instance),
+                self.worker_id,
+            )
+            # At once, even while start() runs: a start() may serve until stop().
+            self.service_instance.stop()
+            if not self._start_returned.is_set():
+                self._start_returned.wait()
+                # Stop what start() set going after the first stop().
                 self.service_instance.stop()
-                self.service_instance.wait()
-                self._started = False
+            self.service_instance.wait()
         if self.conf is not None:
             _service_config.stop_executors(self.conf)
         LOG.info("Worker %d (pid %d) stopped", self.worker_id, os.getpid())
@@ -100,11 +121,26 @@ class ServiceWrapper(cotyledon.Service):
 
         cotyledon 2.2.0's oslo_config_glue builds a worker-side reload wrapper
         and never installs it, so workers kept their old config; the reload is
-        done here instead, in the worker, on its own copy of the config.
+        done here instead, in the worker, on its own copy of the config. cotyledon
+        also drops a SIGHUP that comes while a reload runs: the master's count of
+        SIGHUPs tells this loop to reload again.
         """
+        while True:
+            target = self._channel.reloads_sent() if self._channel is not None else 0
+            if not self._reload_once():
+                return
+            self._reloads_applied = max(self._reloads_applied, target)
+            if self._channel is None or self._channel.reloads_sent() <= self._reloads_applied:
+                return
+            LOG.info(
+                "Worker %d: another SIGHUP came during the reload; reloading again", self.worker_id
+            )
+
+    def _reload_once(self) -> bool:
+        restart = False
         with self._state_lock:
             if self._terminating:
-                return
+                return False
             if self.conf is not None:
                 _service_config.reload_config(self.conf, self.restart_method)
                 # cotyledon reads this when the next SIGTERM arms the worker's alarm.
@@ -115,7 +151,12 @@ class ServiceWrapper(cotyledon.Service):
                 self.service_instance.stop()
                 self.service_instance.wait()
                 self.service_instance.reset()
-                self.service_instance.start()
+                self._started = False
+                self._start_returned.clear()
+                restart = True
+        if restart:
+            # In a thread, as at first: a start() may serve until stop().
+            threading.Thread(target=self.run, name="service-start", daemon=True).start()
         LOG.info(
             "Worker %d (pid %d) %s its config and reset its service",
             self.worker_id,
@@ -123,6 +164,7 @@ class ServiceWrapper(cotyledon.Service):
             "mutated" if self.restart_method == "mutate" else "reloaded",
         )
         _logflush.flush_all()
+        return True
 
 
 def _describe(service: object) -> str:

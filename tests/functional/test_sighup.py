@@ -41,7 +41,7 @@ def test_sighup_with_reload_restarts_the_services_on_the_new_config(service_proc
     for pid in workers.values():
         names = [e.name for e in run.events() if e.pid == pid]
         tail = names[names.index("stopping") :]
-        assert [n for n in tail if n not in ("request-finished", "pool-task")] == [
+        assert [n for n in tail if n not in ("request-finished", "pool-task", "resetting")] == [
             "stopping",
             "stopped",
             "reset",
@@ -105,5 +105,31 @@ def test_restart_api_in_no_fork_mode_restarts_the_service(service_process):
 
     run.wait_for_events("started", value="after")
     assert run.events("reset", value="after")
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+
+
+def test_a_sighup_during_a_worker_reload_is_not_lost(service_process):
+    # cotyledon drops a SIGHUP that reaches a worker while its reload runs.
+    run = service_process().start(
+        "--workers",
+        "2",
+        "--restart-method",
+        "mutate",
+        "--reset-seconds",
+        "1.0",
+        config={"app": {"value": "v1"}},
+    )
+    run.wait_for_events("started", count=2)
+
+    _change_value(run, "v2")
+    run.send(signal.SIGHUP)
+    run.wait_for_events("resetting", count=2, value="v2")
+    _change_value(run, "v3")
+    run.send(signal.SIGHUP)
+
+    # Every worker ends on the master's latest config.
+    resets = run.wait_for_events("reset", count=2, value="v3")
+    assert len({e.pid for e in resets}) == 2
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0

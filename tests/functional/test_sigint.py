@@ -20,3 +20,34 @@ def test_sigint_in_no_fork_mode_exits_non_zero(service_process):
     run.send(signal.SIGINT)
     assert run.wait_exit(timeout=5) != 0
     assert not run.events("stopping")
+
+
+def test_sigint_during_a_hanging_graceful_shutdown_exits_at_once(service_process):
+    run = service_process().start(
+        "--workers", "2", "--stop-hangs", config={"DEFAULT": {"graceful_shutdown_timeout": 60}}
+    )
+    workers = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2)
+    run.send(signal.SIGTERM)
+    run.wait_for_events("stopping", count=2)
+
+    run.send(signal.SIGINT)
+
+    assert run.wait_exit(timeout=5) != 0
+    run.wait_gone(workers.values(), timeout=5)
+
+
+def test_sigint_during_a_hanging_graceful_stop_in_no_fork_mode_exits_at_once(service_process):
+    run = service_process().start(
+        "--launcher",
+        "no-fork",
+        "--stop-hangs",
+        config={"DEFAULT": {"graceful_shutdown_timeout": 60}},
+    )
+    run.wait_for_events("started")
+    run.send(signal.SIGTERM)
+    run.wait_for_events("stopping")
+
+    run.send(signal.SIGINT)
+
+    assert run.wait_exit(timeout=5) != 0

@@ -37,6 +37,7 @@ class AppService(service.Service):
         self.conf = conf
         self.args = args
         self._stopping = None  # made in start(): the service must pickle for 'spawn'
+        self._unblock = None
         if args.threads_before_fork:
             # The group and a named pool are used in the master before any fork.
             done = threading.Event()
@@ -48,6 +49,16 @@ class AppService(service.Service):
         emit(self.args.events, name, **fields)
 
     def start(self):
+        if self.args.start_seconds:
+            time.sleep(self.args.start_seconds)
+            self.emit("start-returning")
+        if self.args.start_blocks:
+            # Serves from start() until stop() is called (as some services do).
+            self._unblock = threading.Event()
+            self.emit("start-blocking")
+            self._unblock.wait()
+            self.emit("start-unblocked")
+            return
         if self.args.start_fails:
             self.emit("start-failing")
             raise RuntimeError("start() fails on purpose")
@@ -69,6 +80,8 @@ class AppService(service.Service):
 
     def stop(self, graceful=False):
         self.emit("stopping")
+        if getattr(self, "_unblock", None) is not None:
+            self._unblock.set()
         if self.args.stop_hangs:
             threading.Event().wait()
         if self._stopping is not None:
@@ -80,7 +93,10 @@ class AppService(service.Service):
         self.emit("stopped")
 
     def reset(self):
-        self.emit("reset", value=self.conf.app.value)
+        value = self.conf.app.value
+        self.emit("resetting", value=value)
+        time.sleep(self.args.reset_seconds)
+        self.emit("reset", value=value)
 
 
 def main(argv=None):
@@ -98,6 +114,9 @@ def main(argv=None):
     parser.add_argument("--threads-before-fork", action="store_true")
     parser.add_argument("--slow-worker-setup", type=float, default=0.0)
     parser.add_argument("--restart-on-sigusr1", action="store_true")
+    parser.add_argument("--start-seconds", type=float, default=0.0)
+    parser.add_argument("--start-blocks", action="store_true")
+    parser.add_argument("--reset-seconds", type=float, default=0.0)
     args, rest = parser.parse_known_args(argv)
 
     conf = cfg.ConfigOpts()

@@ -1,0 +1,44 @@
+"""What the master and its workers tell each other besides signals.
+
+Made by the master before the first fork and handed to every worker (inherited
+with 'fork', pickled by multiprocessing with 'spawn'):
+
+* each worker reports its pid once its service's ``start()`` has returned, so
+  the master can tell systemd READY=1 when the service really serves
+  (cotyledon's own "started" event is set before ``start()`` is even called);
+* the master counts the SIGHUPs it sends. cotyledon drops a SIGHUP that reaches
+  a worker while the previous reload still runs; a worker that sees the count
+  moved during its reload reloads again, so it ends on the master's config.
+"""
+
+from __future__ import annotations
+
+import multiprocessing.context
+import os
+
+
+class WorkerChannel:
+    def __init__(self, mp_context: multiprocessing.context.BaseContext) -> None:
+        self._started_reader, self._started_writer = mp_context.Pipe(duplex=False)
+        self._reloads = mp_context.Value("Q", 0, lock=False)
+
+    # Worker side -----------------------------------------------------------
+    def report_started(self) -> None:
+        # A one-int message is a single write below PIPE_BUF: atomic among workers.
+        self._started_writer.send(os.getpid())
+
+    def reloads_sent(self) -> int:
+        return self._reloads.value
+
+    # Master side -----------------------------------------------------------
+    def count_reload(self) -> None:
+        """Called in the master before it sends SIGHUP to the workers."""
+        self._reloads.value += 1
+
+    def started_pids(self, timeout: float) -> list[int]:
+        """Pids reported within ``timeout`` seconds; the master must keep reading."""
+        pids = []
+        if self._started_reader.poll(timeout):
+            while self._started_reader.poll(0):
+                pids.append(self._started_reader.recv())
+        return pids
