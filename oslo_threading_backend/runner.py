@@ -21,6 +21,7 @@ import importlib
 import io
 import logging as std_logging
 import os
+import signal
 import sys
 from typing import Any
 from typing import NoReturn
@@ -241,24 +242,40 @@ def run(argv: list[str]) -> int:
     setup_logging(conf, project)
     _select_threading_backend(conf)
     factory = load_factory(args.target)
+    # Until the launcher's own handlers are in place (the master's, or the
+    # no_fork runner's), SIGTERM ends the start-up cleanly instead of killing.
+    signal.signal(signal.SIGTERM, _stop_before_start)
     try:
-        svc = make_service(args.target, factory, conf)
-    except UsageError:
-        raise
-    except Exception as exc:
-        LOG.debug("%s(conf) failed", args.target, exc_info=True)
-        sys.stderr.write(
-            f"{PROG}: error: {args.target}(conf) failed: {type(exc).__name__}: {exc}\n"
+        try:
+            svc = make_service(args.target, factory, conf)
+        except UsageError:
+            raise
+        except Exception as exc:
+            LOG.debug("%s(conf) failed", args.target, exc_info=True)
+            sys.stderr.write(
+                f"{PROG}: error: {args.target}(conf) failed: {type(exc).__name__}: {exc}\n"
+            )
+            return 1
+        launcher = service.launch(
+            conf,
+            svc,
+            workers=args.workers,
+            restart_method=args.restart_method,
+            no_fork=args.no_fork,
         )
-        return 1
-    launcher = service.launch(
-        conf,
-        svc,
-        workers=args.workers,
-        restart_method=args.restart_method,
-        no_fork=args.no_fork,
-    )
-    return launcher.wait()
+        return launcher.wait()
+    except _StoppedBeforeStart:
+        LOG.info("Caught SIGTERM before the service started: exiting")
+        return 0
+
+
+class _StoppedBeforeStart(SystemExit):
+    def __init__(self) -> None:
+        super().__init__(0)
+
+
+def _stop_before_start(signo: int, frame: object) -> None:
+    raise _StoppedBeforeStart
 
 
 def submit(argv: list[str]) -> int:

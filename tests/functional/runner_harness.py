@@ -15,6 +15,7 @@ import pathlib
 import sqlite3
 import subprocess
 import sys
+import time
 
 from oslo_config import cfg
 
@@ -172,6 +173,14 @@ def make_echo_service(conf: cfg.ConfigOpts) -> EchoService:
     """The factory: registers its options on the parsed conf, as the runner allows."""
     conf.register_opts(echo_opts, group="echo")
     return EchoService(conf)
+
+
+def make_slow_echo_service(conf: cfg.ConfigOpts) -> EchoService:
+    """A factory that takes its time (opening databases, say), reporting when it began."""
+    svc = make_echo_service(conf)
+    svc.emit("factory-started")
+    time.sleep(3)
+    return svc
 
 
 def make_not_a_service(conf: cfg.ConfigOpts) -> object:

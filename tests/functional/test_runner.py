@@ -88,3 +88,16 @@ def test_no_fork_runs_the_service_in_the_runner_process_and_sighup_mutates(runne
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0
     assert run.events("stopping")
+
+
+def test_sigterm_while_the_factory_runs_exits_cleanly(runner_process, tmp_path):
+    run = runner_process()
+    slow = "tests.functional.runner_harness:make_slow_echo_service"
+    run.start(slow, config={"echo": {"events": run.events_path}})
+    run.wait_for_events("factory-started")
+
+    run.send(signal.SIGTERM)
+
+    assert run.wait_exit(timeout=10) == 0
+    assert "Caught SIGTERM before the service started: exiting" in run.log()
+    assert not run.events("started")
