@@ -46,6 +46,7 @@ __all__ = [
     "BackendNotAvailable",
     "BackendType",
     "BaseBackend",
+    "UnsupportedBackendError",
     "DEFAULT_BACKEND_TYPE",
     "get_backend",
     "get_backend_type",
@@ -115,6 +116,17 @@ class BackendComponentNotAvailable(KeyError):
 
 class BackendNotAvailable(ImportError):
     """The chosen backend cannot be loaded (usually: its dependencies are missing)."""
+
+
+class UnsupportedBackendError(Exception):
+    """A component was used with a backend it does not support (as in oslo.service)."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or "This component is not compatible with the selected backend; it needs "
+            "the threading backend."
+        )
 
 
 class BaseBackend(abc.ABC):

@@ -20,6 +20,10 @@ from typing import Any
 
 from oslo_config import cfg
 
+from oslo_threading_backend import _thread_pool
+from oslo_threading_backend import backend
+from oslo_threading_backend.backend import UnsupportedBackendError
+
 LOG = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 60.0
@@ -38,6 +42,10 @@ periodic_opts = [
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
     """Entry point for oslo-config-generator."""
     return [(None, copy.deepcopy(periodic_opts))]
+
+
+#: The named executor run_periodic_tasks_in_parallel() uses by default.
+PARALLEL_EXECUTOR = "periodic_tasks"
 
 
 class InvalidPeriodicTaskArg(TypeError):
@@ -273,6 +281,41 @@ class PeriodicTasks(metaclass=_PeriodicTasksMeta):
                     )
             else:
                 self._start(executor, task_name, full_task_name, task, context)
+        return idle_for
+
+    def run_periodic_tasks_in_parallel(
+        self, context: Any, raise_on_error: bool = False, processes: int | None = None
+    ) -> float:
+        """Run the due tasks side by side and wait for them; returns the idle time.
+
+        oslo.service runs them in a pool of spawned processes, which needs the
+        manager and the context to pickle and loses what the tasks change on the
+        manager. Here they run on threads of this process: the "periodic_tasks"
+        executor, or a pool of ``processes`` threads made for this call.
+        """
+        if backend.get_backend_type() is backend.BackendType.EVENTLET:
+            raise UnsupportedBackendError(
+                "run_periodic_tasks_in_parallel is not supported with the eventlet "
+                "backend. Use the threading backend."
+            )
+        pool = None
+        if processes is not None:
+            if isinstance(processes, bool) or not isinstance(processes, int):
+                raise TypeError(f"processes must be None or an int >= 1, got {processes!r}")
+            if processes < 1:
+                raise ValueError(f"processes must be None or an int >= 1, got {processes!r}")
+            pool = _thread_pool.ThreadPoolExecutor(
+                processes, name=f"{type(self).__name__}.periodic"
+            )
+        try:
+            idle_for = self.run_periodic_tasks(
+                context, raise_on_error=raise_on_error, executor=pool or PARALLEL_EXECUTOR
+            )
+            self.wait_for_periodic_tasks()
+            self._collect_finished(raise_on_error)
+        finally:
+            if pool is not None:
+                pool.shutdown()
         return idle_for
 
     def _start(

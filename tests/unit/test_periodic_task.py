@@ -6,7 +6,6 @@ import threading
 from oslo_config import cfg
 import pytest
 
-from oslo_threading_backend import executors
 from oslo_threading_backend import periodic_task
 from oslo_threading_backend._thread_pool import ThreadPoolExecutor
 
@@ -36,14 +35,8 @@ def conf():
 
 
 @pytest.fixture(autouse=True)
-def executors_conf():
-    previous = executors._conf
-    executors.set_conf(cfg.ConfigOpts())
-    try:
-        yield
-    finally:
-        executors.reset_all()
-        executors._conf = previous
+def fresh_executors(executors_conf):
+    return executors_conf
 
 
 @pytest.fixture
@@ -305,3 +298,57 @@ def test_manager_with_running_tasks_can_still_be_copied(clock, conf):
 def test_wait_for_periodic_tasks_bad_timeout(conf, timeout, error):
     with pytest.raises(error, match="timeout"):
         Manager(conf).wait_for_periodic_tasks(timeout)
+
+
+class ParallelManager(periodic_task.PeriodicTasks):
+    def __init__(self, conf, barrier):
+        super().__init__(conf)
+        self.barrier = barrier
+        self.ran = []
+
+    @periodic_task.periodic_task(spacing=10, run_immediately=True)
+    def first(self, context):
+        self.barrier.wait(WAIT)  # both tasks run at the same time, or this breaks
+        self.ran.append(("first", context))
+
+    @periodic_task.periodic_task(spacing=20, run_immediately=True)
+    def second(self, context):
+        self.barrier.wait(WAIT)
+        self.ran.append(("second", context))
+
+
+@pytest.mark.parametrize("processes", [None, 2])
+def test_run_periodic_tasks_in_parallel_runs_side_by_side_and_keeps_state(conf, processes):
+    manager = ParallelManager(conf, threading.Barrier(2))
+
+    idle_for = manager.run_periodic_tasks_in_parallel("ctx", processes=processes)
+
+    # Returned after both ran; what they changed on the manager is kept (no pickling).
+    assert sorted(manager.ran) == [("first", "ctx"), ("second", "ctx")]
+    assert idle_for == 10
+
+
+def test_run_periodic_tasks_in_parallel_raises_the_first_error_on_request(conf):
+    class Failing(periodic_task.PeriodicTasks):
+        @periodic_task.periodic_task(spacing=10, run_immediately=True)
+        def boom(self, context):
+            raise RuntimeError("task failed")
+
+    with pytest.raises(RuntimeError, match="task failed"):
+        Failing(conf).run_periodic_tasks_in_parallel(None, raise_on_error=True)
+    assert Failing(conf).run_periodic_tasks_in_parallel(None) == 10
+
+
+def test_run_periodic_tasks_in_parallel_checks_processes_and_backend(conf, monkeypatch):
+    manager = ParallelManager(conf, threading.Barrier(2))
+    with pytest.raises(ValueError, match="processes must be None or an int >= 1"):
+        manager.run_periodic_tasks_in_parallel(None, processes=0)
+    with pytest.raises(TypeError, match="processes must be None or an int >= 1"):
+        manager.run_periodic_tasks_in_parallel(None, processes="2")
+    monkeypatch.setattr(
+        periodic_task.backend,
+        "get_backend_type",
+        lambda: periodic_task.backend.BackendType.EVENTLET,
+    )
+    with pytest.raises(periodic_task.UnsupportedBackendError, match="eventlet backend"):
+        manager.run_periodic_tasks_in_parallel(None)
