@@ -45,9 +45,20 @@ class InProcessRunner:
         self._handler: _signals.SignalHandler | None = None
         if threading.current_thread() is threading.main_thread():
             self._handler = _signals.SignalHandler()
-            for name in _HANDLED:
-                self._handler.add_handler(name, self._queue_signal)
+            self.install_signal_handlers()
             thread_dump.install(conf)
+
+    @property
+    def signal_handler(self) -> _signals.SignalHandler | None:
+        return self._handler
+
+    def install_signal_handlers(self) -> None:
+        """Queue SIGTERM, SIGINT, SIGHUP and SIGALRM for ``run()`` (main thread only)."""
+        if self._handler is None:
+            raise RuntimeError("signal handlers can only be installed from the main thread")
+        self._handler.clear()
+        for name in _HANDLED:
+            self._handler.add_handler(name, self._queue_signal)
 
     def add(self, service: _service_base.ServiceBase) -> None:
         """Start the service now: an exception from start() reaches the caller."""
@@ -107,6 +118,10 @@ class InProcessRunner:
                     running.stop()
             if self._handler is not None:
                 self._handler.clear()
+                # clear() knows only the handlers it holds: SIGTERM was set to
+                # ignored and SIGINT replaced during the stop. Give them all back.
+                for name in _HANDLED:
+                    signal.signal(getattr(signal, name), signal.SIG_DFL)
 
     def _queue_signal(self, signo: int, frame: types.FrameType | None) -> None:
         self._events.put(signo)

@@ -70,11 +70,12 @@ def _check_wait_interval(wait_interval: object) -> float:
 
 def _adopt_conf(conf: cfg.ConfigOpts) -> None:
     """The launcher's conf carries the service options and sizes the named pools."""
+    if not isinstance(conf, cfg.ConfigOpts):
+        raise TypeError(f"conf must be an oslo_config.cfg.ConfigOpts, not {conf!r}")
     _service_config.register_service_opts(conf)
-    if isinstance(conf, cfg.ConfigOpts):
-        executors.set_conf(conf)
-        thread_dump.register_opts(conf)
-        process_stats.register_opts(conf)
+    executors.set_conf(conf)
+    thread_dump.register_opts(conf)
+    process_stats.register_opts(conf)
 
 
 def _check_spawnable(service: _service_base.ServiceBase, conf: cfg.ConfigOpts) -> None:
@@ -240,6 +241,12 @@ class ServiceLauncher(_ForkingLauncher):
     ) -> None:
         super().__init__(conf, restart_method=restart_method, start_method=start_method)
 
+    def launch_service(
+        self, service_instance: _service_base.ServiceBase, workers: int | None = 1
+    ) -> None:
+        """As ProcessLauncher's; the argument keeps oslo.service's name here."""
+        super().launch_service(service_instance, workers)
+
 
 class ProcessLauncher(_ForkingLauncher):
     """Runs services in N forked workers, or in this process with ``no_fork=True``."""
@@ -262,6 +269,19 @@ class ProcessLauncher(_ForkingLauncher):
             raise TypeError(f"no_fork must be True or False, not {no_fork!r}")
         self.no_fork = no_fork
         self._runner = _in_process.InProcessRunner(conf, restart_method) if no_fork else None
+        # oslo.service's attributes: the service run here and its signal handler.
+        self.service: _service_base.ServiceBase | None = None
+        self.signal_handler = self._runner.signal_handler if self._runner else None
+
+    def add_signal_handlers(self) -> None:
+        """(Re)install this process's handlers for SIGTERM, SIGINT, SIGHUP and SIGALRM.
+
+        With ``no_fork`` they are installed at construction already; call this
+        after code that replaced them. A forking launcher's master installs its
+        own handlers when ``wait()`` starts, so there is nothing to do before.
+        """
+        if self._runner is not None:
+            self._runner.install_signal_handlers()
 
     def launch_service(self, service: _service_base.ServiceBase, workers: int | None = 1) -> None:
         if self._runner is None:
@@ -275,6 +295,7 @@ class ProcessLauncher(_ForkingLauncher):
             )
         LOG.info("no_fork=True: running service %s in this process", type(service).__name__)
         self._runner.add(service)
+        self.service = service
 
     def wait(self) -> int:
         if self._runner is None:

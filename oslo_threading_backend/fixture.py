@@ -99,7 +99,9 @@ class ServiceFixture(fixtures.Fixture):
             )
         if factory is not None and (not isinstance(factory, str) or ":" not in factory):
             raise ValueError(f"factory must be a 'MODULE:FACTORY' string, not {factory!r}")
-        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        if not isinstance(workers, int) or isinstance(workers, bool):
+            raise TypeError(f"workers must be an int >= 1, not {workers!r}")
+        if workers < 1:
             raise ValueError(f"workers must be an int >= 1, not {workers!r}")
         _check_seconds("start_timeout", start_timeout)
         self.factory = factory

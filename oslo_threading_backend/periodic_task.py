@@ -194,6 +194,8 @@ class PeriodicTasks(metaclass=_PeriodicTasksMeta):
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         super().__init__()
+        if not isinstance(conf, cfg.ConfigOpts):
+            raise TypeError(f"conf must be an oslo_config.cfg.ConfigOpts, not {conf!r}")
         self.conf = conf
         self.conf.register_opts(periodic_opts)
         # Per instance: oslo.service's add_periodic_task changed the class, so a

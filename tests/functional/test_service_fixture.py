@@ -100,6 +100,8 @@ def test_bad_arguments_are_clear_errors():
         fixture.ServiceFixture("no_colon")
     with pytest.raises(ValueError, match="workers must be an int >= 1"):
         fixture.ServiceFixture(TARGET, workers=0)
+    with pytest.raises(TypeError, match="workers must be an int >= 1"):
+        fixture.ServiceFixture(TARGET, workers="2")
     with pytest.raises(TypeError, match="start_timeout must be a number"):
         fixture.ServiceFixture(TARGET, start_timeout="soon")
 

@@ -124,3 +124,44 @@ def test_stop_before_wait_makes_wait_return_without_forking(conf):
     launcher = service.launch(conf, Svc(), workers=2)
     launcher.stop()
     assert launcher.wait() == 0
+
+
+@pytest.mark.parametrize("bad_conf", [None, {}, "conf"])
+def test_conf_that_is_not_a_config_opts_is_a_type_error(bad_conf):
+    from oslo_threading_backend import periodic_task
+
+    for make in (
+        lambda: service.launch(bad_conf, Svc()),
+        lambda: service.ProcessLauncher(bad_conf),
+        lambda: service.ServiceLauncher(bad_conf),
+        lambda: service.Launcher(bad_conf),
+        lambda: periodic_task.PeriodicTasks(bad_conf),
+    ):
+        with pytest.raises(TypeError, match="conf must be an oslo_config.cfg.ConfigOpts"):
+            make()
+
+
+def test_service_launcher_keeps_oslo_service_argument_name(conf):
+    launcher = service.ServiceLauncher(conf)
+    launcher.launch_service(service_instance=Svc(), workers=1)
+    launcher.stop()
+    assert launcher.wait() == 0
+
+
+def test_no_fork_launcher_has_oslo_service_attributes_and_reinstalls_handlers(conf):
+    import signal
+
+    launcher = service.ProcessLauncher(conf, no_fork=True)
+    try:
+        assert isinstance(launcher.signal_handler, service.SignalHandler)
+        svc = Svc()
+        launcher.launch_service(svc)
+        assert launcher.service is svc
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        launcher.add_signal_handlers()
+        assert signal.getsignal(signal.SIGTERM) == launcher.signal_handler._handle_signal_cb
+    finally:
+        launcher.stop()
+        assert launcher.wait() == 0
+    # wait() gave the signals back.
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
