@@ -26,6 +26,29 @@ DEFAULT_IDLE_TIMEOUT = 60.0
 _STOP = object()
 
 
+_EXECUTED, _FAILED, _CANCELLED = "executed", "failed", "cancelled"
+
+
+def _run(item: futurist_utils.WorkItem) -> tuple[str, float]:
+    """Run one queued call; what happened and how long it ran.
+
+    futurist's WorkItem.run() does the same but does not say how it went (we
+    would ask the future, taking its lock twice more per task), and re-raises
+    SystemExit, which would end the pool thread.
+    """
+    future = item.future
+    if not future.set_running_or_notify_cancel():
+        return _CANCELLED, 0.0
+    started = time.monotonic()
+    try:
+        result = item.fn(*item.args, **item.kwargs)
+    except BaseException as exc:  # noqa: B036 - the caller gets it through the future
+        future.set_exception(exc)
+        return _FAILED, time.monotonic() - started
+    future.set_result(result)
+    return _EXECUTED, time.monotonic() - started
+
+
 def _check_positive_number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, got {value!r}")
@@ -169,25 +192,17 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
                 with self._shutdown_lock:
                     self._workers.remove(me)  # type: ignore[arg-type]
                 return
-            started = time.monotonic()
-            try:
-                item.run()
-            except SystemExit:
-                # WorkItem.run() stores the exception on the future, then re-raises
-                # SystemExit; keep the thread (and the accounting) alive.
-                pass
-            runtime = time.monotonic() - started
-            future = item.future
+            outcome, runtime = _run(item)
             del item
             with self._shutdown_lock:
-                if future.cancelled():
+                if outcome is _CANCELLED:
                     self._cancelled += 1
                 else:
                     self._runtime += runtime
-                    if future.exception() is None:
-                        self._executed += 1
-                    else:
+                    if outcome is _FAILED:
                         self._failures += 1
+                    else:
+                        self._executed += 1
                 if self._backlog:
                     self._backlog -= 1
                 else:
