@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from oslo_config import cfg
 
+from oslo_threading_backend import _ticker
 from oslo_threading_backend import executors
 from oslo_threading_backend import pool_statistics
 
@@ -176,7 +177,7 @@ def _check_period(period: object) -> float:
     return float(period)
 
 
-class Reporter:
+class Reporter(_ticker.Ticker):
     """Logs ``format_stats(collect())`` at INFO every ``period`` seconds until ``stop()``.
 
     The thread, named "process-stats", is a daemon and exists only in the process
@@ -187,32 +188,13 @@ class Reporter:
         period = _check_period(period)
         if period == DISABLED:
             raise ValueError(f"{OPTION} = -1 means off: do not create a Reporter")
-        self.period = period
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="process-stats", daemon=True)
+        super().__init__(period, name="process-stats")
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stopped.wait(self.period):
-            try:
-                LOG.info("%s", format_stats(collect()))
-            except Exception:
-                LOG.exception("Process statistics failed")
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def stop(self, timeout: float | None = None) -> bool:
-        """Stop at once (no further line); waits up to ``timeout`` for the thread.
-
-        Returns True when the thread has ended. Safe to call more than once.
-        """
-        self._stopped.set()
-        if self._thread.ident is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
+    def tick(self) -> None:
+        try:
+            LOG.info("%s", format_stats(collect()))
+        except Exception:
+            LOG.exception("Process statistics failed")
 
 
 def start(conf: cfg.ConfigOpts) -> Reporter | None:

@@ -19,8 +19,9 @@ import logging
 import math
 import os
 import socket
-import threading
 import time
+
+from oslo_threading_backend import _ticker
 
 LOG = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ def watchdog_interval() -> float | None:
     return value / 1_000_000
 
 
-class Watchdog:
+class Watchdog(_ticker.Ticker):
     """A daemon thread sending ``WATCHDOG=1`` every half interval until ``stop()``.
 
     Created by ``start_watchdog()``. While ``is_healthy()`` returns False (or
@@ -185,15 +186,11 @@ class Watchdog:
             raise ValueError(f"interval must be a positive number of seconds, got {interval!r}")
         if is_healthy is not None and not callable(is_healthy):
             raise TypeError(f"is_healthy must be callable or None, got {is_healthy!r}")
+        super().__init__(interval / 2, name="systemd-watchdog", tick_at_start=True)
         self.interval = float(interval)
         self._is_healthy = is_healthy
-        self._stopped = threading.Event()
         self._healthy = True
         self.pings = 0
-        self._thread = threading.Thread(target=self._run, name="systemd-watchdog", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
 
     def _check_health(self) -> bool:
         if self._is_healthy is None:
@@ -204,37 +201,20 @@ class Watchdog:
             LOG.exception("Watchdog health check failed; counted as unhealthy")
             return False
 
-    def _run(self) -> None:
-        period = self.interval / 2
-        while True:
-            healthy = self._check_health()
-            if healthy != self._healthy:
-                self._healthy = healthy
-                if healthy:
-                    LOG.info("Service healthy again: resuming systemd watchdog pings")
-                else:
-                    LOG.warning(
-                        "Service unhealthy: not pinging the systemd watchdog; systemd "
-                        "acts (restarts the service) if this lasts %.1f s",
-                        self.interval,
-                    )
-            if healthy and notify_state(WATCHDOG):
-                self.pings += 1
-            if self._stopped.wait(period):
-                return
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def stop(self, timeout: float | None = None) -> bool:
-        """Stop pinging at once; waits up to ``timeout`` for the thread (None: no limit).
-
-        Returns True when the thread has ended. Safe to call more than once.
-        """
-        self._stopped.set()
-        if self._thread.ident is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
+    def tick(self) -> None:
+        healthy = self._check_health()
+        if healthy != self._healthy:
+            self._healthy = healthy
+            if healthy:
+                LOG.info("Service healthy again: resuming systemd watchdog pings")
+            else:
+                LOG.warning(
+                    "Service unhealthy: not pinging the systemd watchdog; systemd "
+                    "acts (restarts the service) if this lasts %.1f s",
+                    self.interval,
+                )
+        if healthy and notify_state(WATCHDOG):
+            self.pings += 1
 
 
 def start_watchdog(is_healthy: Callable[[], bool] | None = None) -> Watchdog | None:
