@@ -163,8 +163,3 @@ class Master(cotyledon.ServiceManager):
                 super()._start_worker(service_id, worker_id)
         except _ShuttingDown:
             LOG.debug("Shutting down: worker %s not started", worker_id)
-
-
-def reset_for_tests() -> None:
-    """Allow another Master in this process (cotyledon allows one per process)."""
-    cotyledon.ServiceManager._process_runner_already_created = False
