@@ -44,7 +44,8 @@ def test_one_worker_uses_service_launcher_and_forks(service_process):
 
 
 def test_spawn_start_method_runs_titled_workers(service_process):
-    run = service_process().start("--workers", "2", "--start-method", "spawn")
+    # Ready (READY=1) means both spawned workers reported start() returned.
+    run = service_process().start("--workers", "2", "--start-method", "spawn", wait_ready=True)
     workers = run.wait_for_workers(2)
     started = run.wait_for_events("started", count=2)
     assert {e.pid for e in started} == set(workers.values())
