@@ -46,7 +46,7 @@ class Master(cotyledon.ServiceManager):
             mp_context=mp_context,
         )
         self.channel = _worker_channel.WorkerChannel(mp_context)
-        self._deadline_timer: threading.Timer | None = None
+        self._ready_sent = threading.Event()
         self._watchdog: systemd.Watchdog | None = None
         # First hook, so that no other hook failing can keep signals held.
         self.register_hooks(on_new_worker=_fork_guard.release_held_signals)
@@ -62,8 +62,22 @@ class Master(cotyledon.ServiceManager):
         # Read by workers forked from now on, and by the next shutdown.
         self._graceful_shutdown_timeout = value
 
+    def _workers(self) -> list[tuple[Any, int]]:
+        """(process, pid) of the workers cotyledon tracks, copied level by level.
+
+        The supervisor thread changes these dicts while we read them, and cotyledon
+        closes each process it has joined at shutdown (its pid then raises).
+        """
+        found = []
+        for processes in list(self._running_services.values()):
+            for process in list(processes):
+                with contextlib.suppress(ValueError):
+                    if process.pid is not None:
+                        found.append((process, process.pid))
+        return found
+
     def worker_pids(self) -> list[int]:
-        return [p.pid for p in list(self._child_processes) if p.pid is not None]
+        return [pid for _process, pid in self._workers()]
 
     # cotyledon 2.2.0 sends READY=1 from run(), before any worker exists; we
     # send it once every worker reported that its service's start() returned.
@@ -83,27 +97,32 @@ class Master(cotyledon.ServiceManager):
     def _watch_started_workers(self) -> None:
         # Reads for as long as the master runs: a full pipe would block workers.
         started: set[int] = set()
-        ready_sent = False
         while not self._dead.is_set():
-            started.update(self.channel.started_pids(timeout=0.05))
-            if ready_sent:
-                continue
-            expected = sum(s.workers for s in list(self._services.values()))
-            current = set(self.worker_pids())
-            if len(current) >= expected and current <= started:
-                LOG.info(
-                    "All %d workers started (pids %s)",
-                    expected,
-                    ", ".join(map(str, sorted(current))),
-                )
-                systemd.notify_state(systemd.READY)
-                ready_sent = True
+            try:
+                started.update(self.channel.started_pids(timeout=0.05))
+                if not self._ready_sent.is_set():
+                    self._notify_ready_if_all_started(started)
+            except Exception:  # the thread must go on reading
+                LOG.exception("Error while watching the workers start")
+                self._dead.wait(0.05)
+
+    def _notify_ready_if_all_started(self, started: set[int]) -> None:
+        expected = sum(s.workers for s in list(self._services.values()))
+        current = set(self.worker_pids())
+        if len(current) >= expected and current <= started:
+            LOG.info(
+                "All %d workers started (pids %s)", expected, ", ".join(map(str, sorted(current)))
+            )
+            self._ready_sent.set()
+            systemd.notify_state(systemd.READY)
 
     def _reload(self) -> None:
         systemd.notify_state(systemd.reloading_state())
         self.channel.count_reload()
         super()._reload()
-        systemd.notify_state(systemd.READY)
+        # During start-up READY=1 waits for the workers' start(), as ever.
+        if self._ready_sent.is_set():
+            systemd.notify_state(systemd.READY)
 
     # cotyledon 2.2.0 arms signal.alarm() in the master at SIGTERM, but acts
     # on SIGALRM only in its select loop, while the master sits in join():
@@ -117,23 +136,35 @@ class Master(cotyledon.ServiceManager):
         if self._watchdog is not None:
             self._watchdog.stop()
         timeout = self._graceful_shutdown_timeout
+        deadline = None
         if timeout > 0:
-            self._deadline_timer = threading.Timer(timeout, self._shutdown_deadline_passed)
-            self._deadline_timer.name = "graceful-shutdown-deadline"
-            self._deadline_timer.daemon = True
-            self._deadline_timer.start()
-        super()._shutdown()
-
-    def _shutdown_deadline_passed(self) -> None:
+            # Taken now: cotyledon closes each worker it has joined.
+            workers = self._workers()
+            deadline = threading.Timer(timeout, self._shutdown_deadline_passed, args=(workers,))
+            deadline.name = "graceful-shutdown-deadline"
+            deadline.daemon = True
+            deadline.start()
         try:
-            pids = self.worker_pids()
+            super()._shutdown()
+        finally:
+            # The shutdown ended in time: the caller of wait() goes on undisturbed.
+            if deadline is not None:
+                deadline.cancel()
+
+    def _shutdown_deadline_passed(self, workers: list[tuple[Any, int]]) -> None:
+        try:
+            running = []
+            for process, pid in workers:
+                with contextlib.suppress(ValueError):  # closed: joined and reaped
+                    if process.is_alive():
+                        running.append(pid)
             LOG.error(
                 "Graceful shutdown timeout (%d s) exceeded: killing the workers still "
                 "running (pids %s) and exiting with status 1",
                 self._graceful_shutdown_timeout,
-                ", ".join(str(pid) for pid in pids) or "none",
+                ", ".join(str(pid) for pid in running) or "none",
             )
-            for pid in pids:
+            for pid in running:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             _logflush.flush_all()

@@ -59,6 +59,7 @@ class ServiceProcess:
         self.workdir = workdir
         self.program = PROGRAMS / program
         self.events_path = workdir / "events.txt"
+        self.extra_env: dict[str, str] = {}
         self.fixture: fixture.ServiceFixture | None = None
 
     def _command(self, args: tuple[str, ...]) -> list[str]:
@@ -75,7 +76,9 @@ class ServiceProcess:
         self, *args: str, config: dict | None = None, wait_ready: bool = False
     ) -> ServiceProcess:
         """Start the program; with ``wait_ready`` return once every worker has started."""
-        return self._launch(self._command(args), config or DEFAULT_CONFIG, wait_ready)
+        return self._launch(
+            self._command(args), config or DEFAULT_CONFIG, wait_ready, self.extra_env
+        )
 
     def _launch(self, command, config, wait_ready, env=None) -> ServiceProcess:
         run = fixture.ServiceFixture(

@@ -93,3 +93,35 @@ def test_sigterm_while_workers_are_being_forked_shuts_down_cleanly(service_proce
 
     assert run.wait_exit() == 0
     run.wait_gone(children(run.pid) + [e.pid for e in run.events("forked")])
+
+
+def test_deadline_kills_the_worker_still_running_when_others_already_stopped(service_process):
+    # Worker 0 stops at once (cotyledon joins and closes it), worker 1 hangs.
+    run = service_process("hanging_app.py")
+    run.extra_env = {"HANG_WORKER": "1"}
+    run.start("--workers", "2", config={"DEFAULT": {"graceful_shutdown_timeout": 2}})
+    workers = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2)
+
+    run.send(signal.SIGTERM)
+
+    assert run.wait_exit(timeout=15) == 1
+    run.wait_gone(workers.values(), timeout=5)
+    assert f"killing the workers still running (pids {workers[1]})" in run.log()
+
+
+def test_a_shutdown_that_ended_in_time_leaves_the_application_alone(service_process):
+    # After wait() returned 0, the deadline timer must not end the process.
+    run = service_process().start(
+        "--workers",
+        "2",
+        "--linger-after-wait",
+        "2.5",
+        config={"DEFAULT": {"graceful_shutdown_timeout": 1}},
+    )
+    run.wait_for_events("started", count=2)
+
+    run.send(signal.SIGTERM)
+
+    assert run.wait_exit() == 0
+    assert run.events("lingered")

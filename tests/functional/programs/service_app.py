@@ -117,6 +117,7 @@ def main(argv=None):
     parser.add_argument("--start-seconds", type=float, default=0.0)
     parser.add_argument("--start-blocks", action="store_true")
     parser.add_argument("--reset-seconds", type=float, default=0.0)
+    parser.add_argument("--linger-after-wait", type=float, default=0.0)
     args, rest = parser.parse_known_args(argv)
 
     conf = cfg.ConfigOpts()
@@ -159,6 +160,10 @@ def main(argv=None):
     emit(args.events, "launched")
     code = launcher.wait()
     emit(args.events, "master-exit", code=code)
+    if args.linger_after_wait:
+        # The application goes on after wait() returned (its own clean-up).
+        time.sleep(args.linger_after_wait)
+        emit(args.events, "lingered")
     return code
 
 
