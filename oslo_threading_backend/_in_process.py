@@ -39,6 +39,11 @@ class InProcessRunner:
         self.restart_method = restart_method
         self.services: list[_service_base.ServiceBase] = []
         self._events: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._restart_lock = threading.Lock()
+        self._restart_thread: threading.Thread | None = None
+        self._restart_again = False
+        # Last good value: a bad one in a reloaded config file is refused.
+        self._shutdown_timeout = conf.graceful_shutdown_timeout
         self._stopped = threading.Event()
         # Handlers go in now, as oslo.service does: a signal that arrives while
         # services start, before run(), is queued instead of killing the process.
@@ -71,7 +76,15 @@ class InProcessRunner:
 
     def restart(self) -> None:
         """SIGHUP: reload or mutate the config, then reset (and for 'reload' restart) services."""
-        _service_config.reload_config(self.conf, self.restart_method)
+        try:
+            _service_config.reload_config(self.conf, self.restart_method)
+            self._shutdown_timeout = self.conf.graceful_shutdown_timeout
+        except Exception:
+            LOG.exception(
+                "Could not %s the config; the services keep running on the values they had",
+                self.restart_method,
+            )
+            return
         for service in self.services:
             if self.restart_method == "reload":
                 service.stop()
@@ -109,9 +122,7 @@ class InProcessRunner:
                         "Caught SIGHUP, %s the config and resetting services",
                         self.restart_method,
                     )
-                    systemd.notify_state(systemd.reloading_state())
-                    self.restart()
-                    systemd.notify_state(systemd.READY)
+                    self._restart_in_background()
         finally:
             for running in (stats, watchdog):
                 if running is not None:
@@ -122,6 +133,29 @@ class InProcessRunner:
                 # ignored and SIGINT replaced during the stop. Give them all back.
                 for name in _HANDLED:
                     signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+    def _restart_in_background(self) -> None:
+        # On a thread of its own, so that this loop still answers SIGTERM and
+        # SIGINT while a stop() or start() of the restart takes its time.
+        with self._restart_lock:
+            if self._restart_thread is not None and self._restart_thread.is_alive():
+                self._restart_again = True
+                return
+            self._restart_again = False
+            self._restart_thread = threading.Thread(
+                target=self._restart_until_caught_up, name="sighup-restart", daemon=True
+            )
+            self._restart_thread.start()
+
+    def _restart_until_caught_up(self) -> None:
+        while True:
+            systemd.notify_state(systemd.reloading_state())
+            self.restart()
+            systemd.notify_state(systemd.READY)
+            with self._restart_lock:
+                if not self._restart_again:
+                    return
+                self._restart_again = False  # another SIGHUP came meanwhile
 
     def _queue_signal(self, signo: int, frame: types.FrameType | None) -> None:
         self._events.put(signo)
@@ -135,7 +169,7 @@ class InProcessRunner:
                 signal.SIGINT,
                 lambda signo, frame: _fast_exit("Caught SIGINT during the graceful stop, exiting"),
             )
-        timeout = self.conf.graceful_shutdown_timeout
+        timeout = self._shutdown_timeout
         deadline = None
         if timeout > 0:
             deadline = threading.Timer(
@@ -146,11 +180,14 @@ class InProcessRunner:
             deadline.daemon = True
             deadline.start()
         try:
+            restart = self._restart_thread
+            if restart is not None:
+                restart.join()  # bounded by the deadline above
             for service in self.services:
                 service.stop()
             for service in self.services:
                 service.wait()
-            _service_config.stop_executors(self.conf)
+            _service_config.stop_executors(timeout)
         finally:
             if deadline is not None:
                 deadline.cancel()

@@ -45,13 +45,13 @@ def reload_config(conf: cfg.ConfigOpts, restart_method: str) -> None:
         conf.reload_config_files()
 
 
-def stop_executors(conf: cfg.ConfigOpts) -> None:
+def stop_executors(timeout: float | None) -> None:
     """After the services stopped: every named pool logs its final state and stops.
 
-    Waits for running pool threads at most ``graceful_shutdown_timeout``
-    seconds (forever when 0); the process's own deadline still applies.
+    Waits for running pool threads at most ``timeout`` seconds (None or 0:
+    without limit); the process's own deadline still applies.
     """
-    timeout = conf.graceful_shutdown_timeout or None
+    timeout = timeout or None
     if not executors.shutdown_all(timeout=timeout):
         LOG.warning("Pool threads still running after %s s; exiting without them", timeout)
 

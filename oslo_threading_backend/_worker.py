@@ -50,9 +50,12 @@ class ServiceWrapper(cotyledon.Service):
         self._starting = False  # start() is running
         self._started = False  # start() returned
         self._start_returned = threading.Event()
+        self._reload_pending = False  # a SIGHUP came while start() ran
         self._terminating = False
         self._reloads_applied = channel.reloads_sent() if channel is not None else 0
         self._stats: process_stats.Reporter | None = None
+        # The last good value, for the pools at exit (a bad one at SIGHUP is refused).
+        self._shutdown_timeout = conf.graceful_shutdown_timeout if conf is not None else None
         # The master talks to systemd; a worker's library code must not.
         for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
             os.environ.pop(name, None)
@@ -62,29 +65,43 @@ class ServiceWrapper(cotyledon.Service):
 
     def run(self) -> None:
         """Start the service; runs in a thread of its own (cotyledon's, or a reload's)."""
-        with self._state_lock:
-            if self._terminating:
-                return
-            self._starting = True
-        try:
-            self.service_instance.start()
-        except Exception:
-            LOG.exception(
-                "Service %s failed to start in worker %d; exiting with status 1",
-                _describe(self.service_instance),
-                self.worker_id,
-            )
-            _logflush.flush_all()
-            os._exit(1)
-        finally:
-            self._start_returned.set()
-        with self._state_lock:
-            self._starting = False
-            if self._terminating:
-                return  # terminate() stops what start() began
-            self._started = True
-            if self.conf is not None and self._stats is None:
-                self._stats = process_stats.start(self.conf)
+        while True:
+            with self._state_lock:
+                if self._terminating:
+                    self._start_returned.set()
+                    return
+                self._starting = True
+            try:
+                self.service_instance.start()
+            except Exception:
+                LOG.exception(
+                    "Service %s failed to start in worker %d; exiting with status 1",
+                    _describe(self.service_instance),
+                    self.worker_id,
+                )
+                _logflush.flush_all()
+                os._exit(1)
+            finally:
+                self._start_returned.set()
+            with self._state_lock:
+                self._starting = False
+                if self._terminating:
+                    return  # terminate() stops what start() began
+                if self._reload_pending and self.restart_method == "reload":
+                    # A SIGHUP came during start(): restart on the new config.
+                    self._reload_pending = False
+                    self.service_instance.stop()
+                    self.service_instance.wait()
+                    self.service_instance.reset()
+                    self._start_returned.clear()
+                    continue
+                if self._reload_pending:
+                    self._reload_pending = False
+                    self.service_instance.reset()
+                self._started = True
+                if self.conf is not None and self._stats is None:
+                    self._stats = process_stats.start(self.conf)
+            break
         if self._channel is not None:
             self._channel.report_started()
         LOG.debug(
@@ -112,7 +129,8 @@ class ServiceWrapper(cotyledon.Service):
                 self.service_instance.stop()
             self.service_instance.wait()
         if self.conf is not None:
-            _service_config.stop_executors(self.conf)
+            # The value last read successfully (a bad one at SIGHUP was refused).
+            _service_config.stop_executors(self._shutdown_timeout)
         LOG.info("Worker %d (pid %d) stopped", self.worker_id, os.getpid())
         _logflush.flush_all()
 
@@ -142,11 +160,29 @@ class ServiceWrapper(cotyledon.Service):
             if self._terminating:
                 return False
             if self.conf is not None:
-                _service_config.reload_config(self.conf, self.restart_method)
+                try:
+                    _service_config.reload_config(self.conf, self.restart_method)
+                    timeout = self.conf.graceful_shutdown_timeout
+                except Exception:
+                    # cotyledon would end the worker with status 2, stop() never called.
+                    LOG.exception(
+                        "Worker %d could not %s its config; it keeps running on the values it had",
+                        self.worker_id,
+                        self.restart_method,
+                    )
+                    return True
                 # cotyledon reads this when the next SIGTERM arms the worker's alarm.
-                self.graceful_shutdown_timeout = self.conf.graceful_shutdown_timeout
-            if self.restart_method == "mutate" or not self._started:
+                self.graceful_shutdown_timeout = self._shutdown_timeout = timeout
+            if self._starting:
+                # Applied by run() once start() returns; with 'reload', stop() now
+                # so that a start() serving until stop() returns.
+                self._reload_pending = True
+                if self.restart_method == "reload":
+                    self.service_instance.stop()
+                what = "will apply it when its service's start() returns"
+            elif self.restart_method == "mutate" or not self._started:
                 self.service_instance.reset()
+                what = "reset its service"
             else:
                 self.service_instance.stop()
                 self.service_instance.wait()
@@ -154,14 +190,16 @@ class ServiceWrapper(cotyledon.Service):
                 self._started = False
                 self._start_returned.clear()
                 restart = True
+                what = "is restarting its service"
         if restart:
             # In a thread, as at first: a start() may serve until stop().
             threading.Thread(target=self.run, name="service-start", daemon=True).start()
         LOG.info(
-            "Worker %d (pid %d) %s its config and reset its service",
+            "Worker %d (pid %d) %s its config and %s",
             self.worker_id,
             os.getpid(),
             "mutated" if self.restart_method == "mutate" else "reloaded",
+            what,
         )
         _logflush.flush_all()
         return True

@@ -41,7 +41,11 @@ def test_sighup_with_reload_restarts_the_services_on_the_new_config(service_proc
     for pid in workers.values():
         names = [e.name for e in run.events() if e.pid == pid]
         tail = names[names.index("stopping") :]
-        assert [n for n in tail if n not in ("request-finished", "pool-task", "resetting")] == [
+        assert [
+            n
+            for n in tail
+            if n not in ("request-finished", "pool-task", "resetting", "start-begin")
+        ] == [
             "stopping",
             "stopped",
             "reset",
@@ -131,5 +135,74 @@ def test_a_sighup_during_a_worker_reload_is_not_lost(service_process):
     # Every worker ends on the master's latest config.
     resets = run.wait_for_events("reset", count=2, value="v3")
     assert len({e.pid for e in resets}) == 2
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+
+
+def _events_of(run, pid):
+    return [(e.name, e.get("value")) for e in run.events() if e.pid == pid]
+
+
+def test_sighup_during_start_with_reload_restarts_once_start_returned(service_process):
+    run = service_process().start(
+        "--workers",
+        "2",
+        "--start-seconds",
+        "1.5",
+        "--restart-method",
+        "reload",
+        config={"app": {"value": "v1"}},
+    )
+    begun = run.wait_for_events("start-begin", count=2, value="v1")
+
+    _change_value(run, "v2")
+    run.send(signal.SIGHUP)
+
+    # Each worker restarts its service on v2 after the v1 start() returned.
+    restarted = run.wait_for_events("start-begin", count=2, value="v2")
+    assert {e.pid for e in restarted} == {e.pid for e in begun}
+    for pid in {e.pid for e in begun}:
+        seen = _events_of(run, pid)
+        assert seen.index(("start-returning", None)) < seen.index(("start-begin", "v2")), seen
+        assert ("reset", "v2") in seen[: seen.index(("start-begin", "v2"))], seen
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+
+
+def test_sighup_during_start_with_mutate_resets_once_start_returned(service_process):
+    run = service_process().start(
+        "--workers",
+        "2",
+        "--start-seconds",
+        "1.5",
+        "--restart-method",
+        "mutate",
+        config={"app": {"value": "v1"}},
+    )
+    begun = run.wait_for_events("start-begin", count=2, value="v1")
+
+    _change_value(run, "v2")
+    run.send(signal.SIGHUP)
+
+    resets = run.wait_for_events("reset", count=2, value="v2")
+    assert {e.pid for e in resets} == {e.pid for e in begun}
+    for pid in {e.pid for e in begun}:
+        names = [name for name, _value in _events_of(run, pid)]
+        # Never reset() while start() runs.
+        assert names.index("start-returning") < names.index("resetting")
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+
+
+def test_a_bad_value_in_the_reloaded_config_keeps_the_workers_running(service_process):
+    run = service_process().start("--workers", "2", "--restart-method", "mutate")
+    workers = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2)
+
+    run.write_config(DEFAULT={"graceful_shutdown_timeout": "5s"})
+    run.send(signal.SIGHUP)
+
+    run.wait_for_log(r"(?s)(could not mutate its config.*){2}")
+    assert run.workers() == workers
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0

@@ -51,3 +51,40 @@ def test_sigint_during_a_hanging_graceful_stop_in_no_fork_mode_exits_at_once(ser
     run.send(signal.SIGINT)
 
     assert run.wait_exit(timeout=5) != 0
+
+
+def test_no_fork_answers_sigint_while_a_sighup_restart_hangs(service_process):
+    run = service_process().start(
+        "--launcher",
+        "no-fork",
+        "--stop-hangs",
+        "--restart-method",
+        "reload",
+        config={"DEFAULT": {"graceful_shutdown_timeout": 60}},
+    )
+    run.wait_for_events("started")
+    run.send(signal.SIGHUP)
+    run.wait_for_events("stopping")  # the restart's stop() hangs
+
+    run.send(signal.SIGINT)
+
+    assert run.wait_exit(timeout=5) != 0
+
+
+def test_no_fork_sigterm_during_a_hanging_restart_is_bounded_by_the_timeout(service_process):
+    run = service_process().start(
+        "--launcher",
+        "no-fork",
+        "--stop-hangs",
+        "--restart-method",
+        "reload",
+        config={"DEFAULT": {"graceful_shutdown_timeout": 2}},
+    )
+    run.wait_for_events("started")
+    run.send(signal.SIGHUP)
+    run.wait_for_events("stopping")
+
+    run.send(signal.SIGTERM)
+
+    assert run.wait_exit(timeout=15) == 1
+    assert "Graceful shutdown timeout (2 s) exceeded" in run.log()

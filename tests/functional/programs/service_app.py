@@ -49,6 +49,7 @@ class AppService(service.Service):
         emit(self.args.events, name, **fields)
 
     def start(self):
+        self.emit("start-begin", value=self.conf.app.value)
         if self.args.start_seconds:
             time.sleep(self.args.start_seconds)
             self.emit("start-returning")
