@@ -60,7 +60,7 @@ def test_sighup_restarts_each_scheduler_in_place_on_the_new_config(runner_proces
 
     run.write_config(demo={"stats_interval": 0.2})
     run.send(signal.SIGHUP)
-    run.wait_for_log(r"(?s)(reloaded its config and reset its service.*){2}")
+    run.wait_for_log(r"(?s)(reloaded its config and is restarting its service.*){2}")
     # The restarted schedulers read the new interval: throughput lines come at once.
     run.wait_for_log(r"Throughput of pid \d+")
     run.submit(4)
