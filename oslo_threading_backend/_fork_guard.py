@@ -14,7 +14,9 @@ The fix: the forking thread blocks those signals around ``fork()``; the child
 inherits the blocked mask, so signals sent to it stay pending in the kernel. The
 child detaches the master's pipe at once and unblocks only when cotyledon calls
 the ``new_worker`` hook, after the worker's own handlers and pipe exist; the
-pending signals are then delivered to the worker itself.
+pending signals are then delivered to the worker itself. The mask also
+survives the exec of the 'spawn' start method, where a SIGHUP sent to a worker
+still importing used to kill it (SIGHUP's default action).
 """
 
 from __future__ import annotations
@@ -33,53 +35,37 @@ HELD_SIGNALS = frozenset(
 
 _hooks_registered = False
 _registration_lock = threading.Lock()
-# Per thread: is this thread forking a worker right now, and the mask to restore.
+# Per thread: is this thread forking a worker right now.
 _forking = threading.local()
-# Set in a worker forked under the guard, until the worker releases the signals.
-_holding_in_child = False
 
 
 @contextlib.contextmanager
 def forking_worker() -> Iterator[None]:
-    """Guard the forks this thread makes inside the block (the master's worker forks).
+    """Hold the launcher's signals in the workers this thread starts inside the block.
 
-    Other forks (a library's subprocess, user code) are left alone.
+    The forking thread blocks them around the fork (or the fork and exec of
+    the 'spawn' start method): the new process inherits the blocked mask, so
+    signals sent to it stay pending until ``release_held_signals()``. The
+    master's other threads, the main one included, keep receiving them.
     """
     global _hooks_registered
     with _registration_lock:
         if not _hooks_registered:
-            os.register_at_fork(
-                before=_before_fork,
-                after_in_parent=_after_fork_in_parent,
-                after_in_child=_after_fork_in_child,
-            )
+            os.register_at_fork(after_in_child=_after_fork_in_child)
             _hooks_registered = True
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     _forking.active = True
     try:
         yield
     finally:
         _forking.active = False
-
-
-def _before_fork() -> None:
-    if getattr(_forking, "active", False):
-        _forking.previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
-
-
-def _after_fork_in_parent() -> None:
-    previous = getattr(_forking, "previous_mask", None)
-    if previous is not None:
-        _forking.previous_mask = None
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _after_fork_in_child() -> None:
-    global _holding_in_child
-    if getattr(_forking, "previous_mask", None) is None:
+    if not getattr(_forking, "active", False):
         return
-    _forking.previous_mask = None
     _forking.active = False
-    _holding_in_child = True
     # The forking thread is this process's main thread now, so this is allowed.
     # Nothing may write into the master's wakeup pipe from here on.
     signal.set_wakeup_fd(-1)
@@ -92,11 +78,6 @@ def _after_fork_in_child() -> None:
 def release_held_signals(*_hook_args: Any) -> None:
     """cotyledon ``new_worker`` hook: the worker handles its signals from now on.
 
-    Module-level so the hook list stays picklable for the 'spawn' start method,
-    where nothing was held and this does nothing.
+    Module-level so the hook list stays picklable for the 'spawn' start method.
     """
-    global _holding_in_child
-    if not _holding_in_child:
-        return
-    _holding_in_child = False
     signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_SIGNALS)

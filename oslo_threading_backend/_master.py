@@ -45,6 +45,8 @@ class Master(cotyledon.ServiceManager):
             graceful_shutdown_timeout=graceful_shutdown_timeout,
             mp_context=mp_context,
         )
+        if mp_context.get_start_method() == "spawn":
+            _start_resource_tracker_ignoring_sighup()
         self.channel = _worker_channel.WorkerChannel(mp_context)
         self._ready_sent = threading.Event()
         self._watchdog: systemd.Watchdog | None = None
@@ -194,3 +196,19 @@ class Master(cotyledon.ServiceManager):
                 super()._start_worker(service_id, worker_id)
         except _ShuttingDown:
             LOG.debug("Shutting down: worker %s not started", worker_id)
+
+
+def _start_resource_tracker_ignoring_sighup() -> None:
+    """multiprocessing's resource tracker (a child of the master with 'spawn').
+
+    cotyledon sends SIGHUP to the whole process group; the tracker ignores only
+    SIGINT and SIGTERM, so it died and was relaunched, losing track of what it
+    held. An ignored disposition survives its exec.
+    """
+    from multiprocessing import resource_tracker
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        signal.signal(signal.SIGHUP, previous)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 from typing import Any
 
@@ -155,6 +156,16 @@ class ServiceWrapper(cotyledon.Service):
             )
 
     def _reload_once(self) -> bool:
+        if self._channel is not None and self._channel.spawned:
+            # A pickled ConfigOpts has no parser: it cannot re-read its files here.
+            # Stop gracefully; the master respawns this worker from its reloaded config.
+            LOG.info(
+                "Worker %d (pid %d) was spawned: it restarts to take the new config",
+                self.worker_id,
+                os.getpid(),
+            )
+            os.kill(os.getpid(), signal.SIGTERM)
+            return False
         restart = False
         with self._state_lock:
             if self._terminating:

@@ -19,6 +19,8 @@ import os
 
 class WorkerChannel:
     def __init__(self, mp_context: multiprocessing.context.BaseContext) -> None:
+        #: Workers started by exec get their config pickled: no parser to re-read files.
+        self.spawned = mp_context.get_start_method() == "spawn"
         self._started_reader, self._started_writer = mp_context.Pipe(duplex=False)
         self._reloads = mp_context.Value("Q", 0, lock=False)
 

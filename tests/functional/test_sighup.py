@@ -206,3 +206,29 @@ def test_a_bad_value_in_the_reloaded_config_keeps_the_workers_running(service_pr
     assert run.workers() == workers
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0
+
+
+def test_sighup_with_spawned_workers_respawns_them_on_the_new_config(service_process):
+    # A spawned worker's config came pickled and cannot re-read its files.
+    run = service_process().start(
+        "--workers",
+        "2",
+        "--start-method",
+        "spawn",
+        "--restart-method",
+        "mutate",
+        config={"app": {"value": "before"}},
+        wait_ready=True,
+    )
+    before = run.workers()
+
+    _change_value(run, "after")
+    run.send(signal.SIGHUP)
+
+    started = run.wait_for_events("started", count=2, value="after")
+    assert not {e.pid for e in started} & set(before.values())
+    assert sorted(run.wait_for_workers(2)) == [0, 1]
+    # multiprocessing's resource tracker (spawn) ignores the group's SIGHUP.
+    assert "resource_tracker: process died unexpectedly" not in run.log()
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
