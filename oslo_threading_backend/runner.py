@@ -237,15 +237,15 @@ def run(argv: list[str]) -> int:
     if args.help:
         sys.stdout.write(build_parser().format_help() + "\n" + oslo_config_help())
         return 0
-    project = _project(args.target)
-    conf = parse_conf(rest, project)
-    setup_logging(conf, project)
-    _select_threading_backend(conf)
-    factory = load_factory(args.target)
     # Until the launcher's own handlers are in place (the master's, or the
     # no_fork runner's), SIGTERM ends the start-up cleanly instead of killing.
     signal.signal(signal.SIGTERM, _stop_before_start)
     try:
+        project = _project(args.target)
+        conf = parse_conf(rest, project)
+        setup_logging(conf, project)
+        _select_threading_backend(conf)
+        factory = load_factory(args.target)
         try:
             svc = make_service(args.target, factory, conf)
         except UsageError:
