@@ -38,7 +38,6 @@ def poll(predicate, timeout=DEFAULT_TIMEOUT, interval=0.02, what="condition"):
 
 
 process_title = _procfs.process_title
-is_alive = _procfs.is_alive
 children = _procfs.children
 
 

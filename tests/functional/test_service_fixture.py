@@ -4,12 +4,12 @@ import os
 import pathlib
 import re
 import signal
-import time
 
 import pytest
 import testtools
 
 from oslo_threading_backend import fixture
+from tests.functional.harness import poll
 
 REPO = str(pathlib.Path(__file__).resolve().parents[2])
 TARGET = "tests.functional.fixture_targets:make_service"
@@ -47,7 +47,7 @@ def test_sighup_is_announced_as_reloading_then_ready_again():
         svc.wait_for_notification("RELOADING=1")
         assert any(n.startswith("MONOTONIC_USEC=") for n in svc.notifications)
         # READY=1 again once the reload is done.
-        _poll(lambda: svc.notifications.count("READY=1") == 2)
+        poll(lambda: svc.notifications.count("READY=1") == 2, timeout=15)
         svc.send_signal(signal.SIGTERM)
         assert svc.wait() == 0
 
@@ -65,7 +65,10 @@ def test_thread_dump_on_sigusr2_from_master_and_worker():
         svc.send_signal(signal.SIGUSR2, pid=worker)
         svc.send_signal(signal.SIGUSR2)
         for pid in (worker, svc.master_pid):
-            _poll(lambda pid=pid: re.search(rf"===== Thread dump of pid {pid}\b", svc.log()))
+            poll(
+                lambda pid=pid: re.search(rf"===== Thread dump of pid {pid}\b", svc.log()),
+                timeout=15,
+            )
         assert re.search(r"===== End of thread dump of pid \d+", svc.log())
         svc.send_signal(signal.SIGTERM)
         assert svc.wait() == 0
@@ -75,10 +78,11 @@ def test_each_worker_logs_process_statistics_at_the_configured_period():
     with make(workers=2, config={"DEFAULT": {"process_statistic_period": 0.2}}) as svc:
         workers = svc.worker_pids()
         for pid in workers.values():
-            _poll(
+            poll(
                 lambda pid=pid: re.search(
                     rf" {pid} INFO oslo_threading_backend.process_stats ", svc.log()
-                )
+                ),
+                timeout=15,
             )
         svc.send_signal(signal.SIGTERM)
         assert svc.wait() == 0
@@ -104,10 +108,3 @@ def test_bad_arguments_are_clear_errors():
         fixture.ServiceFixture(TARGET, workers="2")
     with pytest.raises(TypeError, match="start_timeout must be a number"):
         fixture.ServiceFixture(TARGET, start_timeout="soon")
-
-
-def _poll(predicate, timeout=15):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)

@@ -143,25 +143,30 @@ def _events_of(run, pid):
     return [(e.name, e.get("value")) for e in run.events() if e.pid == pid]
 
 
-def test_sighup_during_start_with_reload_restarts_once_start_returned(service_process):
+def _sighup_during_a_slow_start(service_process, restart_method):
+    """Two workers whose start() takes 1.5 s get a SIGHUP (v1 -> v2) while in it."""
     run = service_process().start(
         "--workers",
         "2",
         "--start-seconds",
         "1.5",
         "--restart-method",
-        "reload",
+        restart_method,
         config={"app": {"value": "v1"}},
     )
     begun = run.wait_for_events("start-begin", count=2, value="v1")
-
     _change_value(run, "v2")
     run.send(signal.SIGHUP)
+    return run, {e.pid for e in begun}
+
+
+def test_sighup_during_start_with_reload_restarts_once_start_returned(service_process):
+    run, pids = _sighup_during_a_slow_start(service_process, "reload")
 
     # Each worker restarts its service on v2 after the v1 start() returned.
     restarted = run.wait_for_events("start-begin", count=2, value="v2")
-    assert {e.pid for e in restarted} == {e.pid for e in begun}
-    for pid in {e.pid for e in begun}:
+    assert {e.pid for e in restarted} == pids
+    for pid in pids:
         seen = _events_of(run, pid)
         assert seen.index(("start-returning", None)) < seen.index(("start-begin", "v2")), seen
         assert ("reset", "v2") in seen[: seen.index(("start-begin", "v2"))], seen
@@ -170,23 +175,11 @@ def test_sighup_during_start_with_reload_restarts_once_start_returned(service_pr
 
 
 def test_sighup_during_start_with_mutate_resets_once_start_returned(service_process):
-    run = service_process().start(
-        "--workers",
-        "2",
-        "--start-seconds",
-        "1.5",
-        "--restart-method",
-        "mutate",
-        config={"app": {"value": "v1"}},
-    )
-    begun = run.wait_for_events("start-begin", count=2, value="v1")
-
-    _change_value(run, "v2")
-    run.send(signal.SIGHUP)
+    run, pids = _sighup_during_a_slow_start(service_process, "mutate")
 
     resets = run.wait_for_events("reset", count=2, value="v2")
-    assert {e.pid for e in resets} == {e.pid for e in begun}
-    for pid in {e.pid for e in begun}:
+    assert {e.pid for e in resets} == pids
+    for pid in pids:
         names = [name for name, _value in _events_of(run, pid)]
         # Never reset() while start() runs.
         assert names.index("start-returning") < names.index("resetting")

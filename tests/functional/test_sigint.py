@@ -53,18 +53,24 @@ def test_sigint_during_a_hanging_graceful_stop_in_no_fork_mode_exits_at_once(ser
     assert run.wait_exit(timeout=5) != 0
 
 
-def test_no_fork_answers_sigint_while_a_sighup_restart_hangs(service_process):
+def _no_fork_with_a_hanging_sighup_restart(service_process, timeout):
+    """A no_fork service whose SIGHUP restart hangs in stop()."""
     run = service_process().start(
         "--launcher",
         "no-fork",
         "--stop-hangs",
         "--restart-method",
         "reload",
-        config={"DEFAULT": {"graceful_shutdown_timeout": 60}},
+        config={"DEFAULT": {"graceful_shutdown_timeout": timeout}},
     )
     run.wait_for_events("started")
     run.send(signal.SIGHUP)
     run.wait_for_events("stopping")  # the restart's stop() hangs
+    return run
+
+
+def test_no_fork_answers_sigint_while_a_sighup_restart_hangs(service_process):
+    run = _no_fork_with_a_hanging_sighup_restart(service_process, timeout=60)
 
     run.send(signal.SIGINT)
 
@@ -72,17 +78,7 @@ def test_no_fork_answers_sigint_while_a_sighup_restart_hangs(service_process):
 
 
 def test_no_fork_sigterm_during_a_hanging_restart_is_bounded_by_the_timeout(service_process):
-    run = service_process().start(
-        "--launcher",
-        "no-fork",
-        "--stop-hangs",
-        "--restart-method",
-        "reload",
-        config={"DEFAULT": {"graceful_shutdown_timeout": 2}},
-    )
-    run.wait_for_events("started")
-    run.send(signal.SIGHUP)
-    run.wait_for_events("stopping")
+    run = _no_fork_with_a_hanging_sighup_restart(service_process, timeout=2)
 
     run.send(signal.SIGTERM)
 
