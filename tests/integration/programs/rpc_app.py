@@ -1,0 +1,49 @@
+"""The RPC service under test: ``rpc.RPCService`` with one endpoint, as a runner factory.
+
+Run as ``python -m oslo_threading_backend tests.integration.programs.rpc_app:create_service``.
+Each worker appends "taken" when a call reaches the endpoint and "answered" when the
+endpoint returns (O_APPEND writes of one line each), so the tests count both sides.
+"""
+
+import os
+import time
+
+from oslo_config import cfg
+
+from oslo_threading_backend import rpc
+
+app_opts = [
+    cfg.StrOpt("events", required=True, help="File the workers append their events to."),
+    cfg.StrOpt("topic", required=True, help="RPC topic to serve."),
+    cfg.StrOpt("tag", default="initial", mutable=True, help="Returned with every answer."),
+]
+
+
+def emit(path, name, **fields):
+    line = " ".join([name, f"pid={os.getpid()}"] + [f"{k}={v}" for k, v in fields.items()])
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+class EchoEndpoint:
+    def __init__(self, conf):
+        self.conf = conf
+
+    def echo(self, ctxt, call_id, seconds=0.0):
+        emit(self.conf.rpc_app.events, "taken", id=call_id)
+        if seconds:
+            time.sleep(seconds)  # the work of the call, not a synchronization
+        tag = self.conf.rpc_app.tag
+        emit(self.conf.rpc_app.events, "answered", id=call_id, tag=tag)
+        return {"id": call_id, "pid": os.getpid(), "tag": tag}
+
+    def reset(self):
+        emit(self.conf.rpc_app.events, "reset", tag=self.conf.rpc_app.tag)
+
+
+def create_service(conf):
+    conf.register_opts(app_opts, group="rpc_app")
+    return rpc.RPCService(conf, [EchoEndpoint(conf)], topic=conf.rpc_app.topic, server="itest")
