@@ -26,7 +26,6 @@ about a second for them (see :ref:`rpc-fast-shutdown`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-import functools
 import logging
 import socket
 import sys
@@ -36,10 +35,9 @@ from typing import Any
 
 from oslo_config import cfg
 
+from oslo_threading_backend import _messaging_fixes
 from oslo_threading_backend import _service_base
 from oslo_threading_backend import _service_config
-from oslo_threading_backend import _thread_pool
-from oslo_threading_backend import backend
 
 if TYPE_CHECKING:  # pragma: no cover
     import oslo_messaging
@@ -59,36 +57,12 @@ _EXTRA_HINT = (
 
 def _import_messaging():
     if "oslo_messaging" not in sys.modules:
-        _default_oslo_service_to_threading()
+        _messaging_fixes.default_oslo_service_to_threading()
     try:
         import oslo_messaging
     except ImportError as exc:
         raise ImportError(_EXTRA_HINT, name=exc.name) from exc
     return oslo_messaging
-
-
-def _default_oslo_service_to_threading() -> None:
-    """On native threads, make oslo.service's *default* backend its threading one.
-
-    oslo.messaging's server module imports ``oslo_service.service``, which loads
-    oslo.service's default backend, eventlet, unless the application chose one:
-    with eventlet blocked that import fails. Only the default is set (a
-    backend the application selected with ``oslo_service.backend.init_backend``
-    is kept), and only when this process runs on our threading backend.
-    """
-    if backend.get_backend_type() is not backend.BackendType.THREADING:
-        return
-    try:
-        from oslo_service import backend as oslo_service_backend
-    except ImportError:
-        return  # oslo.messaging without oslo.service: nothing to choose
-    get_type = getattr(oslo_service_backend, "get_backend_type", None)
-    register = getattr(oslo_service_backend, "register_backend_default_hook", None)
-    if get_type is None or register is None or get_type() is not None:
-        return
-    threading_type = oslo_service_backend.BackendType.THREADING
-    register(lambda: threading_type)
-    LOG.debug("oslo.service's default backend set to 'threading' for oslo.messaging")
 
 
 def _shutdown_timeout(conf: cfg.ConfigOpts) -> float | None:
@@ -138,7 +112,6 @@ class RPCService(_service_base.ServiceBase):
         access_policy: Any = None,
         executor: str = NATIVE,
     ) -> None:
-        messaging = _import_messaging()
         if not isinstance(conf, cfg.ConfigOpts):
             raise TypeError(f"conf must be an oslo_config.cfg.ConfigOpts, not {conf!r}")
         if isinstance(endpoints, (str, bytes)) or not isinstance(endpoints, Sequence):
@@ -149,14 +122,15 @@ class RPCService(_service_base.ServiceBase):
             )
         if (topic is None) == (target is None):
             raise ValueError("RPCService needs exactly one of topic and target")
+        if target is None and (not isinstance(topic, str) or not topic):
+            raise TypeError(f"topic must be a non-empty string, not {topic!r}")
+        if target is not None and server is not None:
+            raise ValueError("give server in the target, not next to it")
+        messaging = _import_messaging()
         if target is None:
-            if not isinstance(topic, str) or not topic:
-                raise TypeError(f"topic must be a non-empty string, not {topic!r}")
             target = messaging.Target(topic=topic, server=server or _default_server(conf))
         elif not isinstance(target, messaging.Target):
             raise TypeError(f"target must be an oslo_messaging.Target, not {target!r}")
-        elif server is not None:
-            raise ValueError("give server in the target, not next to it")
         self.conf = conf
         self.endpoints = list(endpoints)
         self.target = target
@@ -193,7 +167,7 @@ class RPCService(_service_base.ServiceBase):
     def start(self) -> None:
         """Create the transport (unless given) and the RPC server, and start consuming."""
         messaging = _import_messaging()
-        _register_tracing_opts(self.conf)
+        _messaging_fixes.register_tracing_opts(self.conf)
         with self._lock:
             if self._server is not None:
                 LOG.warning("RPC server for %s is already running", self.target)
@@ -209,7 +183,7 @@ class RPCService(_service_base.ServiceBase):
                 access_policy=self.access_policy,
             )
             if self.executor == NATIVE:
-                _use_native_pool(server, f"rpc-{self.target.topic}")
+                _messaging_fixes.use_native_pool(server, f"rpc-{self.target.topic}")
             self._stopped.clear()
             self._server = server
             try:
@@ -233,11 +207,14 @@ class RPCService(_service_base.ServiceBase):
             server, self._server = self._server, None
             if server is None:
                 return
+            deadline = _messaging_fixes.Deadline(_shutdown_timeout(self.conf))
             try:
                 server.stop()  # no new message is taken; the listener's thread is joined
-                if _drain(server, _shutdown_timeout(self.conf)):
+                if _messaging_fixes.drain(server, deadline):
                     server.wait()  # the pool is empty: closes the listener's connection
-                    self._close_transport()
+                    late = _messaging_fixes.answer_late_deliveries(server, deadline)
+                    if late is not False:
+                        self._close_transport()
             finally:
                 self._stopped.set()
         LOG.info("RPC server for %s stopped", self.target)
@@ -259,73 +236,9 @@ class RPCService(_service_base.ServiceBase):
             transport.cleanup()
 
 
-def _register_tracing_opts(conf: cfg.ConfigOpts) -> None:
-    """Register oslo.messaging's tracing options on ``conf`` too.
-
-    oslo.messaging 18.3 registers ``[oslo_messaging_tracing]`` on ``cfg.CONF`` only
-    but reads it from the server's own conf when a call arrives: with any other
-    ConfigOpts (this package's runner makes its own) every call raised
-    NoSuchOptError in the pool thread, before the dispatch and its error handling,
-    so it was never answered and nothing was logged. tests/integration found it.
-    """
-    tracing = sys.modules.get("oslo_messaging._tracing.client")
-    opts = getattr(tracing, "oslo_messaging_tracing", None)
-    if conf is not cfg.CONF and opts:
-        conf.register_opts(opts, group="oslo_messaging_tracing")
-
-
 def _default_server(conf: cfg.ConfigOpts) -> str:
     try:
         host = conf.host
     except cfg.NoSuchOptError:
         host = None
     return host or socket.gethostname()
-
-
-def _use_native_pool(server: Any, name: str) -> None:
-    """Make ``server`` run its calls on our ThreadPoolExecutor instead of futurist's.
-
-    oslo.messaging (18.x) accepts only the executor names 'threading' and
-    'eventlet' and builds ``server._executor_cls(max_workers=...)`` in start();
-    'threading' is futurist.ThreadPoolExecutor, whose idle threads wake every
-    ThreadWorker.MAX_IDLE_FOR (1 s) to see whether it was shut down, so the
-    server's wait() after stop() takes up to a second with no call running.
-    Ours is woken through its queue and stops at once. Only this server, which
-    the application asked this module to make, is changed; futurist and
-    oslo.messaging are left as they are. tests/integration checks this
-    attribute against the installed oslo.messaging.
-    """
-    if getattr(server, "executor_type", None) != "threading" or not hasattr(
-        server, "_executor_cls"
-    ):
-        _warn_no_native_pool(type(server).__name__, getattr(server, "executor_type", None))
-        return
-    server._executor_cls = functools.partial(_thread_pool.ThreadPoolExecutor, name=name)
-
-
-@functools.cache
-def _warn_no_native_pool(server_cls: str, executor_type: object) -> None:
-    LOG.warning(
-        "This oslo.messaging server (%s, executor %r) does not take another thread pool; "
-        "its calls run on oslo.messaging's own executor, which may stop more slowly",
-        server_cls,
-        executor_type,
-    )
-
-
-def _drain(server: Any, timeout: float | None) -> bool:
-    """Wait for the calls in flight after server.stop(); False if some still run."""
-    pool = getattr(server, "_work_executor", None)
-    if not isinstance(pool, _thread_pool.ThreadPoolExecutor):
-        # futurist's pool (or another): its shutdown(wait=True) in server.wait()
-        # is the only way to wait for it.
-        return True
-    pool.shutdown(wait=False)  # queued calls still run
-    if pool.join(timeout):
-        return True
-    LOG.warning(
-        "RPC calls still running %s s after the server stopped consuming; "
-        "not waiting for them any longer",
-        timeout,
-    )
-    return False

@@ -55,6 +55,7 @@ def rpc_run(rabbit, tmp_path, request):
 
     yield make
     for run in runs:
+        print(run.report())  # shown by pytest when the test failed
         run.close()
     # A test that restarted the broker leaves it running for the next one.
     if not broker_mod.accepts_amqp(rabbit.port):

@@ -156,11 +156,14 @@ class RpcRun:
         workdir.mkdir(parents=True)
         self.topic = f"itest-{re.sub(r'[^A-Za-z0-9]+', '-', name)[:40]}-{uuid.uuid4().hex[:8]}"
         self.events_path = workdir / "events.txt"
-        self.service: fixture.ServiceFixture | None = None
+        self.service: fixture.ServiceFixture | None = None  # the last one started
+        self.services: list[fixture.ServiceFixture] = []
         self.clients: list[Clients] = []
         self.service_args: list[str] = []
 
-    def config(self, tag: str = "before", graceful_shutdown_timeout: int = 20) -> dict:
+    def config(
+        self, tag: str = "before", graceful_shutdown_timeout: int = 20, executor: str = "native"
+    ) -> dict:
         return {
             "DEFAULT": {
                 "transport_url": self.broker.url,
@@ -172,7 +175,12 @@ class RpcRun:
                 "rabbit_retry_backoff": 1,
                 "rabbit_interval_max": 2,
             },
-            "rpc_app": {"events": self.events_path, "topic": self.topic, "tag": tag},
+            "rpc_app": {
+                "events": self.events_path,
+                "topic": self.topic,
+                "tag": tag,
+                "executor": executor,
+            },
         }
 
     # The service ----------------------------------------------------------------
@@ -190,6 +198,7 @@ class RpcRun:
         )
         service.setUp()  # at READY=1: every start() returned; on failure all is ended
         self.service = service
+        self.services.append(service)
         return service
 
     def rewrite_config(self, **config) -> None:
@@ -256,8 +265,24 @@ class RpcRun:
         self.clients.append(run)
         return run
 
+    def in_flight(self) -> dict[str, str]:
+        """{call id: pid} of the calls a worker has taken and not answered yet."""
+        taken = {e["id"]: e["pid"] for e in self.events("taken")}
+        for e in self.events("answered"):
+            taken.pop(e["id"], None)
+        return taken
+
+    def report(self) -> str:
+        """The service's and the clients' logs, for a failed test's output."""
+        parts = []
+        for number, service in enumerate(self.services):
+            parts.append(f"--- service{number} log (tail)\n" + service.log()[-8000:])
+        for number, run in enumerate(self.clients):
+            parts.append(f"--- clients{number} log (tail)\n" + run.log()[-4000:])
+        return "\n".join(parts)
+
     def close(self) -> None:
         for run in self.clients:
             run.kill()
-        if self.service is not None:
-            self.service.cleanUp()  # SIGKILL to the service's session, master reaped
+        for service in self.services:
+            service.cleanUp()  # SIGKILL to the service's session, master reaped

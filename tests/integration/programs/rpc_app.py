@@ -16,6 +16,7 @@ app_opts = [
     cfg.StrOpt("events", required=True, help="File the workers append their events to."),
     cfg.StrOpt("topic", required=True, help="RPC topic to serve."),
     cfg.StrOpt("tag", default="initial", mutable=True, help="Returned with every answer."),
+    cfg.StrOpt("executor", default=rpc.NATIVE, choices=rpc.EXECUTORS, help="RPCService's pool."),
 ]
 
 
@@ -46,4 +47,10 @@ class EchoEndpoint:
 
 def create_service(conf):
     conf.register_opts(app_opts, group="rpc_app")
-    return rpc.RPCService(conf, [EchoEndpoint(conf)], topic=conf.rpc_app.topic, server="itest")
+    return rpc.RPCService(
+        conf,
+        [EchoEndpoint(conf)],
+        topic=conf.rpc_app.topic,
+        server="itest",
+        executor=conf.rpc_app.executor,
+    )
