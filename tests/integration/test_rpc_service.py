@@ -1,0 +1,114 @@
+"""rpc.RPCService in this process against the real oslo.messaging and broker.
+
+What the forked tests cannot see from outside: which pool runs the calls, and
+that stop() does not wait for futurist's idle poll (made 6 s here, instead of
+1 s, so that the difference is a behaviour and not a timing).
+"""
+
+import threading
+import time
+import uuid
+
+from oslo_config import cfg
+import pytest
+
+from oslo_threading_backend import _thread_pool
+from oslo_threading_backend import rpc
+
+IDLE_POLL = 6.0
+
+
+@pytest.fixture(scope="module")
+def messaging():
+    from oslo_service import backend as oslo_service_backend
+
+    if oslo_service_backend.get_backend_type() is None:
+        # As nova does on native threads, before oslo.messaging imports oslo_service.
+        oslo_service_backend.init_backend(oslo_service_backend.BackendType.THREADING)
+    import oslo_messaging
+
+    return oslo_messaging
+
+
+class Recorder:
+    def __init__(self):
+        self.threads = []
+
+    def echo(self, ctxt, value):
+        self.threads.append(threading.current_thread().name)
+        return value
+
+
+@pytest.fixture
+def make_service(rabbit, messaging):
+    made = []
+
+    def make(executor):
+        conf = cfg.ConfigOpts()
+        conf([])
+        messaging.get_rpc_transport(conf)  # registers transport_url on conf
+        conf.set_override("transport_url", rabbit.url)
+        topic = f"itest-inproc-{uuid.uuid4().hex[:8]}"
+        recorder = Recorder()
+        service = rpc.RPCService(conf, [recorder], topic=topic, server="inproc", executor=executor)
+        transport = messaging.get_rpc_transport(cfg.CONF, url=rabbit.url)
+        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=20)
+        made.append((service, transport))
+        return service, client, recorder
+
+    yield make
+    for service, transport in made:
+        service.stop()
+        transport.cleanup()
+
+
+@pytest.fixture
+def slow_futurist_idle_poll(monkeypatch):
+    import futurist._thread
+
+    monkeypatch.setattr(futurist._thread.ThreadWorker, "MAX_IDLE_FOR", IDLE_POLL)
+
+
+def _timed_stop(service):
+    started = time.monotonic()
+    service.stop()
+    service.wait()
+    return time.monotonic() - started
+
+
+def test_calls_run_on_the_packages_pool(make_service):
+    service, client, recorder = make_service(rpc.NATIVE)
+    service.start()
+    assert isinstance(service.rpc_server._work_executor, _thread_pool.ThreadPoolExecutor)
+    assert client.call({}, "echo", value=42) == 42
+    assert recorder.threads[0].startswith(f"rpc-{service.target.topic}-")
+    service.stop()
+    assert service.rpc_server is None
+    service.wait()  # returns: stopped
+
+
+def test_stop_does_not_wait_for_futurists_idle_poll(make_service, slow_futurist_idle_poll):
+    service, client, _ = make_service(rpc.NATIVE)
+    service.start()
+    assert client.call({}, "echo", value=1) == 1  # a pool thread now idles
+    assert _timed_stop(service) < IDLE_POLL / 2
+
+
+def test_futurists_pool_waits_out_its_idle_poll_on_stop(make_service, slow_futurist_idle_poll):
+    # The upstream behaviour the native pool avoids: futurist.ThreadPoolExecutor's
+    # idle threads see the shutdown only when their poll (MAX_IDLE_FOR) ends.
+    service, client, recorder = make_service(rpc.FUTURIST)
+    service.start()
+    assert not isinstance(service.rpc_server._work_executor, _thread_pool.ThreadPoolExecutor)
+    assert client.call({}, "echo", value=1) == 1
+    assert _timed_stop(service) > IDLE_POLL / 2
+
+
+def test_start_again_after_stop_serves_again(make_service):
+    service, client, _ = make_service(rpc.NATIVE)
+    service.start()
+    assert client.call({}, "echo", value="a") == "a"
+    service.stop()
+    service.reset()
+    service.start()
+    assert client.call({}, "echo", value="b") == "b"
