@@ -1,0 +1,326 @@
+"""An oslo.messaging RPC service on RabbitMQ, on this package and on oslo.service's backends.
+
+Run: PYTHONPATH=. python benchmarks/bench_rpc.py (needs rabbitmq-server installed,
+oslo.messaging, oslo.service 4.8.0 and eventlet). A RabbitMQ node of the run's own is
+started (tests/integration/broker.py: own ports, node name, dirs and epmd) and ended.
+
+For each round and variant (ours, oslo-threading, oslo-eventlet; alternating), the
+service of rpc_service.py runs in 2 forked workers, in a fresh process, and this
+process is the RPC client (oslo.messaging on native threads):
+
+- first answer: seconds from starting the service to its first answered call;
+- latency: median and p99 of CALLS sequential calls (no work in the endpoint);
+- throughput: calls per second from CLIENT_THREADS concurrent clients for
+  LOAD_SECONDS, each call doing CALL_IO_SECONDS of I/O in the endpoint;
+- memory: RSS, USS (MiB) and threads of each worker after that load (mean of both);
+- stop: seconds from SIGTERM to the master until it and every worker exited.
+
+``measure()`` returns {variant: {figure: median over rounds}}; ``main()`` prints the
+table and the targets of the RPC service issue (stop and USS <= 1.0x eventlet).
+Environment: BENCH_ROUNDS (default 3; 1 with BENCH_QUICK=1), BENCH_QUICK=1 (short
+load), BENCH_VARIANTS=a,b (subset), BENCH_RPC_JSON=FILE (write the results).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO))
+
+VARIANTS = ("ours", "oslo-threading", "oslo-eventlet")
+LABELS = {
+    "ours": "oslo_threading_backend",
+    "oslo-threading": "oslo.service threading",
+    "oslo-eventlet": "oslo.service eventlet",
+}
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1" if QUICK else "3"))
+LOAD_SECONDS = 2.0 if QUICK else 10.0
+CALLS = 50 if QUICK else 300
+CLIENT_THREADS = 8
+CALL_IO_SECONDS = 0.005
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 60.0
+WORKERS = 2
+
+FIGURES = (
+    ("first_answer_s", "first answered call (s)"),
+    ("latency_median_ms", "call latency, median (ms)"),
+    ("latency_p99_ms", "call latency, p99 (ms)"),
+    ("throughput_per_s", "throughput (calls/s)"),
+    ("rss_mib", "worker RSS after load (MiB)"),
+    ("uss_mib", "worker USS after load (MiB)"),
+    ("threads", "worker threads after load"),
+    ("sigterm_to_gone_s", "SIGTERM to all gone (s)"),
+)
+
+
+class RunFailed(Exception):
+    pass
+
+
+def _client_messaging():
+    """oslo.messaging for the client side, on oslo.service's threading backend (as nova)."""
+    from oslo_service import backend
+
+    if backend.get_backend_type() is None:
+        backend.init_backend(backend.BackendType.THREADING)
+    import oslo_messaging
+
+    return oslo_messaging
+
+
+def memory_of(pid: int) -> dict[str, float]:
+    """RSS and USS in MiB (/proc/<pid>/smaps_rollup) and the thread count."""
+    fields = {}
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            parts = line.split()
+            if len(parts) >= 3 and parts[1].isdigit():
+                fields[parts[0].rstrip(":")] = int(parts[1])
+    with open(f"/proc/{pid}/status") as status:
+        threads = next(int(line.split()[1]) for line in status if line.startswith("Threads:"))
+    uss = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+    return {"rss_mib": fields["Rss"] / 1024.0, "uss_mib": uss / 1024.0, "threads": threads}
+
+
+class ServiceRun:
+    """One service process of one variant; its whole session is killed at the end."""
+
+    def __init__(self, variant: str, config_file: str, topic: str, log_dir: str) -> None:
+        self.variant = variant
+        self.config_file = config_file
+        self.topic = topic
+        self.log_path = pathlib.Path(log_dir) / f"{variant}-{uuid.uuid4().hex[:6]}.log"
+        self.events: list[dict] = []
+        self._buffer = b""
+
+    def __enter__(self) -> ServiceRun:
+        self._read_fd, write_fd = os.pipe()
+        env = dict(os.environ, BENCH_REPORT_FD=str(write_fd), PYTHONUNBUFFERED="1")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+        with open(self.log_path, "wb") as log:
+            self.started_at = time.monotonic()
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(HERE / "rpc_service.py"),
+                    self.variant,
+                    self.config_file,
+                    self.topic,
+                ],
+                cwd=str(REPO),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,),
+                start_new_session=True,
+            )
+        os.close(write_fd)
+        return self
+
+    def __exit__(self, *exc_info) -> bool:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        os.close(self._read_fd)
+        return False
+
+    def _read(self, timeout: float) -> None:
+        ready, _, _ = select.select([self._read_fd], [], [], max(0.0, timeout))
+        if ready:
+            chunk = os.read(self._read_fd, 65536)
+            self._buffer += chunk
+            *lines, self._buffer = self._buffer.split(b"\n")
+            self.events.extend(json.loads(line) for line in lines if line.strip())
+
+    def wait_serving(self) -> list[int]:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            pids = sorted({e["pid"] for e in self.events if e["event"] == "serving"})
+            if len(pids) >= WORKERS:
+                return pids
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RunFailed(f"{self.variant}: not serving; log:\n{self.tail()}")
+            self._read(0.2)
+
+    def first_serving_at(self) -> float:
+        return min(e["t"] for e in self.events if e["event"] == "serving")
+
+    def sigterm_to_gone(self, pids: list[int]) -> float:
+        fds = []
+        for pid in [self.proc.pid, *pids]:
+            with contextlib.suppress(ProcessLookupError):
+                fds.append(os.pidfd_open(pid))
+        try:
+            started = time.monotonic()
+            os.kill(self.proc.pid, signal.SIGTERM)
+            waiting = set(fds)
+            while waiting:
+                remaining = started + STOP_TIMEOUT - time.monotonic()
+                if remaining <= 0:
+                    raise RunFailed(f"{self.variant}: running {STOP_TIMEOUT} s after SIGTERM")
+                ready, _, _ = select.select(list(waiting), [], [], remaining)
+                waiting.difference_update(ready)
+            return time.monotonic() - started
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def tail(self, lines: int = 30) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+
+def _first_answer(client, run: ServiceRun) -> float:
+    """Seconds from the service's start to its first answered call."""
+    messaging = sys.modules["oslo_messaging"]
+    run.wait_serving()
+    for _ in range(10):
+        try:
+            client.prepare(timeout=5).call({}, "echo", value=0)
+        except messaging.MessagingTimeout:
+            continue
+        return time.monotonic() - run.started_at
+    raise RunFailed(f"{run.variant}: no call answered; log:\n{run.tail()}")
+
+
+def _latencies(client) -> tuple[float, float]:
+    samples = []
+    for n in range(CALLS):
+        started = time.perf_counter()
+        client.call({}, "echo", value=n)
+        samples.append((time.perf_counter() - started) * 1000.0)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+
+
+def _throughput(client) -> float:
+    done = [0] * CLIENT_THREADS
+    errors = []
+    deadline = time.monotonic() + LOAD_SECONDS
+
+    def stream(slot):
+        try:
+            while time.monotonic() < deadline:
+                client.call({}, "echo", value=slot, seconds=CALL_IO_SECONDS)
+                done[slot] += 1
+        except Exception as exc:  # counted, then reported: a failed run is not a figure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=stream, args=(n,)) for n in range(CLIENT_THREADS)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RunFailed(f"{len(errors)} calls failed under load: {errors[0]!r}")
+    return sum(done) / (time.monotonic() - started)
+
+
+def measure_once(variant: str, url: str, workdir: str) -> dict[str, float]:
+    messaging = _client_messaging()
+    from oslo_config import cfg
+
+    topic = f"bench-{variant}-{uuid.uuid4().hex[:8]}"
+    config_file = os.path.join(workdir, f"{topic}.conf")
+    with open(config_file, "w") as f:
+        f.write(f"[DEFAULT]\ntransport_url = {url}\n")
+    transport = messaging.get_rpc_transport(cfg.CONF, url=url)
+    client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=30)
+    try:
+        with ServiceRun(variant, config_file, topic, workdir) as run:
+            result = {"first_answer_s": _first_answer(client, run)}
+            pids = run.wait_serving()
+            result["latency_median_ms"], result["latency_p99_ms"] = _latencies(client)
+            result["throughput_per_s"] = _throughput(client)
+            memory = [memory_of(pid) for pid in pids]
+            for key in ("rss_mib", "uss_mib", "threads"):
+                result[key] = statistics.mean(m[key] for m in memory)
+            result["sigterm_to_gone_s"] = run.sigterm_to_gone(pids)
+            if run.proc.wait(STOP_TIMEOUT) != 0:
+                raise RunFailed(f"{variant}: exit status {run.proc.returncode}:\n{run.tail()}")
+            return result
+    finally:
+        transport.cleanup()
+
+
+def measure(rounds: int = ROUNDS, variants=None, url: str | None = None) -> dict:
+    """{variant: {figure: median over rounds}}; starts (and ends) a broker if no url."""
+    variants = tuple(variants or VARIANTS)
+    with contextlib.ExitStack() as stack:
+        workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-rpc-"))
+        if url is None:
+            from tests.integration import broker as broker_mod
+
+            script = broker_mod.find_server_script()
+            if script is None:
+                raise RunFailed("rabbitmq-server is not installed")
+            node = broker_mod.RabbitBroker(pathlib.Path(workdir) / "rabbitmq", script)
+            stack.callback(node.close)
+            node.start()
+            url = node.url
+        samples: dict[str, list[dict]] = {v: [] for v in variants}
+        for _ in range(rounds):
+            for variant in variants:
+                samples[variant].append(measure_once(variant, url, workdir))
+    return {
+        v: {key: statistics.median(s[key] for s in runs) for key, _ in FIGURES}
+        for v, runs in samples.items()
+    }
+
+
+def format_table(results: dict) -> str:
+    variants = list(results)
+    head = "| figure | " + " | ".join(LABELS[v] for v in variants) + " |"
+    lines = [head, "|" + "---|" * (len(variants) + 1)]
+    for key, label in FIGURES:
+        values = " | ".join(f"{results[v][key]:.3g}" for v in variants)
+        lines.append(f"| {label} | {values} |")
+    return "\n".join(lines)
+
+
+def targets(results: dict) -> list[tuple[str, float, bool]]:
+    """(figure, ours / eventlet, met) for the issue's targets: <= 1.0x the eventlet backend."""
+    if "ours" not in results or "oslo-eventlet" not in results:
+        return []
+    found = []
+    for key in ("sigterm_to_gone_s", "uss_mib"):
+        ratio = results["ours"][key] / results["oslo-eventlet"][key]
+        found.append((key, ratio, ratio <= 1.0))
+    return found
+
+
+def main() -> int:
+    variants = [v for v in os.environ.get("BENCH_VARIANTS", "").split(",") if v] or None
+    results = measure(variants=variants)
+    print(format_table(results))
+    for key, ratio, met in targets(results):
+        print(f"{key}: ours / eventlet = {ratio:.2f}x ({'met' if met else 'NOT met'})")
+    path = os.environ.get("BENCH_RPC_JSON")
+    if path:
+        pathlib.Path(path).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
