@@ -44,7 +44,7 @@ def test_sighup_with_reload_restarts_the_services_on_the_new_config(service_proc
         assert [
             n
             for n in tail
-            if n not in ("request-finished", "pool-task", "resetting", "start-begin")
+            if n not in ("request-finished", "pool-task", "resetting", "start-begin", "wait-begin")
         ] == [
             "stopping",
             "stopped",
