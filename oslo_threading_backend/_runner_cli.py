@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         metavar="N",
-        help=f"worker processes to fork (default: {DEFAULT_WORKERS}; 1 with --no-fork)",
+        help=f"worker processes to fork (default: {DEFAULT_WORKERS})",
     )
     own.add_argument(
         "--no-fork",

@@ -3,9 +3,9 @@
 The backend is selected (and says so at INFO) before the target is imported,
 so a misspelt target would print two INFO lines before its one-line error.
 While :func:`held` is active the root logger's records are kept back; they are
-handed to its handlers when the block ends, except that after a usage error
-the runner's own start-up lines below WARNING are dropped. What the target's
-own code logged is always kept.
+handed to its handlers when the block ends, except that when the service could
+not be built the runner's own start-up lines below WARNING are dropped. What
+the target's own code logged is always kept.
 """
 
 from __future__ import annotations
