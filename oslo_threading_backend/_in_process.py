@@ -77,13 +77,16 @@ class InProcessRunner:
     def restart(self) -> None:
         """SIGHUP: reload or mutate the config, then reset (and for 'reload' restart) services."""
         try:
-            _service_config.reload_config(self.conf, self.restart_method)
+            refused = _service_config.reload_config(self.conf, self.restart_method)
             self._shutdown_timeout = self.conf.graceful_shutdown_timeout
         except Exception:
             LOG.exception(
                 "Could not %s the config; the services keep running on the values they had",
                 self.restart_method,
             )
+            return
+        if refused is not None:
+            LOG.error("The new config is refused, the services keep the old one: %s", refused)
             return
         for service in self.services:
             if self.restart_method == "reload":
