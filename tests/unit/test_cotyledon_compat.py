@@ -1,6 +1,5 @@
 """The launcher refuses, at start, a cotyledon without the internals the master overrides."""
 
-import configparser
 import multiprocessing
 import pathlib
 import re
