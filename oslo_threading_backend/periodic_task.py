@@ -193,9 +193,16 @@ class PeriodicTasks(metaclass=_PeriodicTasksMeta):
     _periodic_spacing: dict[str, float]
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
+        """``conf``: a ConfigOpts, or any object with ``register_opts()`` (as oslo.service).
+
+        Consumers pass mocks and ConfigOpts wrappers in their tests.
+        """
         super().__init__()
-        if not isinstance(conf, cfg.ConfigOpts):
-            raise TypeError(f"conf must be an oslo_config.cfg.ConfigOpts, not {conf!r}")
+        if not callable(getattr(conf, "register_opts", None)):
+            raise TypeError(
+                "conf must be an oslo_config.cfg.ConfigOpts or an object with "
+                f"register_opts(), not {conf!r}"
+            )
         self.conf = conf
         self.conf.register_opts(periodic_opts)
         # Per instance: oslo.service's add_periodic_task changed the class, so a
