@@ -20,6 +20,7 @@ from typing import Any
 
 from oslo_config import cfg
 
+from oslo_threading_backend import _oslo_service_classes
 from oslo_threading_backend import _thread_pool
 from oslo_threading_backend import backend
 from oslo_threading_backend.backend import UnsupportedBackendError
@@ -48,7 +49,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
 PARALLEL_EXECUTOR = "periodic_tasks"
 
 
-class InvalidPeriodicTaskArg(TypeError):
+class InvalidPeriodicTaskArg(*_oslo_service_classes.base("InvalidPeriodicTaskArg"), TypeError):
     """An argument periodic_task does not accept (a TypeError, unlike oslo.service)."""
 
     message = "Unexpected argument for periodic task creation: %(arg)s."
