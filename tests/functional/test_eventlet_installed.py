@@ -253,6 +253,6 @@ def test_runner_in_a_monkey_patched_process_is_one_line_and_status_2(tmp_path):
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith(
-        "oslo-threading-run: error: cannot select the threading backend: "
+        "oslo-threading-run: error: cannot select the concurrency backend: "
         "eventlet has monkey-patched this process ("
     )
