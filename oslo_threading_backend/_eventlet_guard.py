@@ -12,8 +12,9 @@ If eventlet is already imported when the backend is chosen, what matters is
 whether it changed the process: in every OpenStack virtualenv some library
 (futurist, oslo.messaging, oslo.service) imports eventlet just because it is
 installed, and that alone changes nothing, so :func:`poison` logs one warning
-naming the importers and goes on (eventlet modules not loaded yet stay
-blocked). If eventlet has monkey-patched the process (``thread``, ``socket``,
+naming the importers and goes on without the block: those libraries may still
+import eventlet's submodules (futurist's ``_green`` fails if half of eventlet
+is refused to it). If eventlet has monkey-patched the process (``thread``, ``socket``,
 ``time``, ...) native threads are green threads already: :func:`poison`
 raises ``RuntimeError``.
 
@@ -118,21 +119,33 @@ def _module_dict(module: object) -> dict[str, object] | None:
 
 
 def eventlet_importers() -> list[str]:
-    """Modules outside eventlet whose globals hold an eventlet module: who imported it."""
-    importers = []
+    """Modules outside eventlet whose globals hold eventlet: who imported it.
+
+    Those holding the ``eventlet`` package itself (``import eventlet``, or
+    ``import eventlet.x``); only if there is none, those holding one of its
+    submodules (``from eventlet import x``; eventlet's green dnspython holds
+    such too, so it comes second).
+    """
+    package = sys.modules.get(BLOCKED_PACKAGE)
+    holders: list[str] = []
+    submodule_holders: list[str] = []
     for name, module in list(sys.modules.items()):
-        if _is_eventlet_module(name):
+        # eventlet's own green copies of other modules are not who imported it.
+        if _is_eventlet_module(name) or name.startswith("__patched_module_"):
             continue
         namespace = _module_dict(module)
         if namespace is None:
             continue
-        for value in list(namespace.values()):
-            if isinstance(value, types.ModuleType):
-                value_name = _module_dict(value) or {}
-                if _is_eventlet_module(str(value_name.get("__name__", ""))):
-                    importers.append(name)
-                    break
-    return sorted(importers)
+        values = list(namespace.values())
+        if package is not None and any(value is package for value in values):
+            holders.append(name)
+        elif any(
+            isinstance(value, types.ModuleType)
+            and _is_eventlet_module(str((_module_dict(value) or {}).get("__name__", "")))
+            for value in values
+        ):
+            submodule_holders.append(name)
+    return sorted(holders or submodule_holders)
 
 
 def _describe_loaded(loaded: list[str]) -> str:
@@ -145,8 +158,8 @@ def poison() -> None:
     """Make every later ``import eventlet`` fail; idempotent.
 
     If eventlet is imported already but has not monkey-patched anything, logs
-    one WARNING naming the modules that imported it and blocks the eventlet
-    modules not loaded yet.
+    one WARNING naming the modules that imported it and installs no block: the
+    libraries that imported eventlet may import its submodules later.
 
     :raises RuntimeError: eventlet has monkey-patched this process, so it runs on
         green threads (choose the eventlet backend, or do not monkey-patch).
@@ -169,12 +182,13 @@ def poison() -> None:
                 importers = eventlet_importers()
                 LOG.warning(
                     "eventlet is imported (by %s) but has not monkey-patched this process: "
-                    "running on native threads; eventlet modules not loaded yet are "
-                    "blocked from now on",
+                    "running on native threads, and eventlet stays importable for the "
+                    "libraries that use it",
                     ", ".join(importers[:5]) + (", ..." if len(importers) > 5 else "")
                     if importers
                     else "an unknown module",
                 )
+            return
         if _blocker is None:
             _blocker = _EventletBlocker()
         if _blocker not in sys.meta_path:

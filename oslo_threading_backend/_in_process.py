@@ -20,6 +20,7 @@ from oslo_config import cfg
 from oslo_threading_backend import _logflush
 from oslo_threading_backend import _service_base
 from oslo_threading_backend import _service_config
+from oslo_threading_backend import _service_opts
 from oslo_threading_backend import _signals
 from oslo_threading_backend import process_stats
 from oslo_threading_backend import systemd
@@ -43,7 +44,7 @@ class InProcessRunner:
         self._restart_thread: threading.Thread | None = None
         self._restart_again = False
         # Last good value: a bad one in a reloaded config file is refused.
-        self._shutdown_timeout = conf.graceful_shutdown_timeout
+        self._shutdown_timeout = _service_opts.check_shutdown_timeout(conf)
         self._stopped = threading.Event()
         # Handlers go in now, as oslo.service does: a signal that arrives while
         # services start, before run(), is queued instead of killing the process.
@@ -78,7 +79,7 @@ class InProcessRunner:
         """SIGHUP: reload or mutate the config, then reset (and for 'reload' restart) services."""
         try:
             _service_config.reload_config(self.conf, self.restart_method)
-            self._shutdown_timeout = self.conf.graceful_shutdown_timeout
+            self._shutdown_timeout = _service_opts.check_shutdown_timeout(self.conf)
         except Exception:
             LOG.exception(
                 "Could not %s the config; the services keep running on the values they had",

@@ -19,6 +19,7 @@ from oslo_config import cfg
 from oslo_threading_backend import _logflush
 from oslo_threading_backend import _service_base
 from oslo_threading_backend import _service_config
+from oslo_threading_backend import _service_opts
 from oslo_threading_backend import _worker_channel
 from oslo_threading_backend import process_stats
 from oslo_threading_backend import thread_dump
@@ -56,7 +57,9 @@ class ServiceWrapper(cotyledon.Service):
         self._reloads_applied = channel.reloads_sent() if channel is not None else 0
         self._stats: process_stats.Reporter | None = None
         # The last good value, for the pools at exit (a bad one at SIGHUP is refused).
-        self._shutdown_timeout = conf.graceful_shutdown_timeout if conf is not None else None
+        self._shutdown_timeout = (
+            _service_opts.check_shutdown_timeout(conf) if conf is not None else None
+        )
         # The master talks to systemd; a worker's library code must not.
         for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
             os.environ.pop(name, None)
@@ -173,7 +176,7 @@ class ServiceWrapper(cotyledon.Service):
             if self.conf is not None:
                 try:
                     _service_config.reload_config(self.conf, self.restart_method)
-                    timeout = self.conf.graceful_shutdown_timeout
+                    timeout = _service_opts.check_shutdown_timeout(self.conf)
                 except Exception:
                     # cotyledon would end the worker with status 2, stop() never called.
                     LOG.exception(

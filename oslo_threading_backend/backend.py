@@ -40,6 +40,7 @@ from typing import Any
 from oslo_config import cfg
 
 from oslo_threading_backend import _eventlet_guard
+from oslo_threading_backend import _opt_registration
 
 LOG = logging.getLogger(__name__)
 
@@ -369,7 +370,7 @@ def get_component(name: str) -> Any:
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register ``[DEFAULT] concurrency_backend`` on ``conf`` (idempotent)."""
-    conf.register_opts(_opts)
+    _opt_registration.register_missing(conf, _opts)
 
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:

@@ -30,6 +30,8 @@ from typing import Any
 
 from oslo_config import cfg
 
+from oslo_threading_backend import _opt_registration
+
 LOG = logging.getLogger(__name__)
 
 OPTION = "thread_dump_signal"
@@ -72,7 +74,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register the thread dump option on ``conf``; safe to call more than once."""
-    conf.register_opts(thread_dump_opts)
+    _opt_registration.register_missing(conf, thread_dump_opts)
 
 
 def parse_signal(value: str) -> signal.Signals | None:
