@@ -92,8 +92,9 @@ def test_unmodified_oslo_service_program_runs_on_our_launcher(service_process):
 
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0
-    waited = run.wait_for_events("waited", count=2)
-    assert {e.pid for e in waited} == set(workers.values())
+    run.wait_gone(workers.values())
+    # oslo.service's contract: wait() returned in each worker once stop() was called.
+    assert {e.pid for e in run.events("waited")} == set(workers.values())
     events = run.events()
     assert {e.pid for e in events} == {run.pid, *workers.values()}
     assert all(e["service_module"] == "oslo_threading_backend.service" for e in events)
