@@ -10,9 +10,10 @@ and after the program re-executes itself. :func:`start` installs
 The *top* process is the first Python process of the run: it claims the role
 by putting its pid in :data:`TOP_PID` (which its children inherit; a re-exec
 keeps the pid). Only it writes the start line, and at its exit, if the program
-never imported an oslo.service module this package answers, a line saying so.
-Both lines go to stderr: the program has not configured logging yet when the
-first is written, nor any more when the second is.
+neither imported an oslo.service module this package answers nor selected one
+of its backends directly, a line saying so. Both lines go to stderr: the
+program has not configured logging yet when the first is written, nor any
+more when the second is.
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def _at_exit(top_pid: int) -> None:
 
     if oslo_service_compat.answered():
         return
+    backend = sys.modules.get("oslo_threading_backend.backend")
+    if backend is not None and backend.get_backend_type() is not None:
+        return  # the program uses this package directly
     argv0 = sys.argv[0] if sys.argv else ""
     program = f"{sys.executable} {argv0}" if argv0 in ("", "-c", "-m") else argv0
     say(

@@ -7,8 +7,8 @@ oslo_threading_backend (:func:`oslo_threading_backend._exec_site.start`);
 then it runs the ``sitecustomize`` that Python would have run without it (the
 next one on ``sys.path``), so an existing one keeps working.
 
-This directory holds nothing else: everything in it is importable by the
-program.
+This directory holds nothing else (its ``__init__.py`` is for packaging):
+everything in it is importable by the program.
 """
 
 import importlib.machinery

@@ -211,3 +211,11 @@ def test_a_program_found_on_path_gets_the_bootstrap_environment(tmp_path):
         f"{_exec_site.BOOTSTRAP_DIR}{os.pathsep}/theirs",
         "1",
     ]
+
+
+def test_a_program_using_this_package_directly_is_not_said_unused():
+    code = "from oslo_threading_backend import service; print(service.__name__)"
+    done = run_exec(sys.executable, "-c", code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "oslo_threading_backend.service\n"
+    assert not NOT_USED_LINE.search(done.stderr), done.stderr
