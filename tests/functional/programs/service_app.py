@@ -90,6 +90,8 @@ class AppService(service.Service):
         super().stop(graceful)
 
     def wait(self):
+        # Called after start() while the service runs, as oslo.service does.
+        self.emit("wait-begin")
         super().wait()
         self.emit("stopped")
 
