@@ -153,6 +153,13 @@ class _AliasLoader(importlib.abc.Loader):
         if name in self._own_specs:
             module.__spec__ = self._own_specs.pop(name)
         elif name == _BACKEND:
+            # Submodules imported before install() (oslo_service.backend.base, by our
+            # _service_base) stay in sys.modules: make them attributes again.
+            prefix = name + "."
+            for sub_name, sub in list(sys.modules.items()):
+                child = sub_name[len(prefix) :]
+                if sub_name.startswith(prefix) and "." not in child and sub is not None:
+                    setattr(module, child, sub)
             # oslo.service's backend package imports its exceptions module, and
             # code reads it as an attribute (backend.exceptions.BackendAlreadySelected).
             importlib.import_module(_BACKEND_EXCEPTIONS)
@@ -215,11 +222,30 @@ def _originals_imported() -> list[str]:
     return found
 
 
+def _replaceable(already: list[str]) -> bool:
+    """Whether what was imported is only an oslo_service.backend nobody selected with.
+
+    This package's ServiceBase registers itself with ``oslo_service.backend.base``
+    when oslo.service is installed, which imports ``oslo_service.backend`` (and
+    its ``exceptions``); until a backend is selected through it, nothing depends
+    on that module and ours can take its place.
+    """
+    original = sys.modules.get(_BACKEND)
+    return (
+        bool(already)
+        and set(already) <= {_BACKEND, _BACKEND_EXCEPTIONS}
+        and original is not None
+        and getattr(original, "_cached_backend_type", None) is None
+    )
+
+
 def install() -> None:
     """Answer oslo.service's ``service``, ``threadgroup``, ... imports with this package.
 
     Call it before anything imports those modules: first thing in a program's
-    entry point, or in a test suite's ``conftest.py``. It holds for the whole
+    entry point, or in a test suite's ``conftest.py``. (An
+    ``oslo_service.backend`` imported but not used to select a backend, as
+    importing this package's modules does, is replaced.) It holds for the whole
     process (there is no uninstall: modules that imported ours keep them).
     Calling it again is a no-op. The threading backend is selected at the
     first import it answers.
@@ -239,6 +265,13 @@ def install() -> None:
                 name="oslo_service",
             )
         already = _originals_imported()
+        if _replaceable(already):
+            for name in already:
+                del sys.modules[name]
+            package = sys.modules.get("oslo_service")
+            if package is not None and "backend" in vars(package):
+                delattr(package, "backend")  # set again to ours at its next import
+            already = []
         if already:
             raise AlreadyImportedError(
                 f"{', '.join(already)} already imported as oslo.service's own "

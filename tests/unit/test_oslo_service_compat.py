@@ -63,8 +63,13 @@ def test_both_import_forms_give_our_modules():
         module.format(n): module.format(n)
         for n in ("service", "threadgroup", "loopingcall", "periodic_task", "systemd", "fixture")
     }
-    assert result["answered"][:1] == ["oslo_service.service"]
-    assert set(result["answered"]) == set(oslo_service_compat.ALIASES)
+    # Our service module imports oslo_service.backend.base (to register with it).
+    assert set(result["answered"]) <= {
+        *oslo_service_compat.ALIASES,
+        "oslo_service.backend",
+        "oslo_service.backend.exceptions",
+    }
+    assert set(oslo_service_compat.ALIASES) <= set(result["answered"])
 
 
 @needs_oslo_service
@@ -179,3 +184,63 @@ def test_install_without_oslo_service_says_what_to_install():
     with pytest.raises(ImportError, match="oslo.service is not installed"):
         oslo_service_compat.install()
     assert not oslo_service_compat.is_installed()
+
+
+@needs_oslo_service
+def test_install_after_importing_our_modules_replaces_the_unused_oslo_service_backend():
+    # Our ServiceBase registers with oslo_service.backend.base when oslo.service
+    # is installed, which imports oslo_service.backend: install() still works.
+    result = run_python(
+        """
+        import json, sys
+        import oslo_threading_backend.service as ours
+        imported_before = "oslo_service.backend" in sys.modules
+        from oslo_threading_backend import oslo_service_compat
+        oslo_service_compat.install()
+        import oslo_service
+        import oslo_service.backend.base
+        from oslo_service import backend, service
+        from oslo_service.backend import base
+
+        class Svc(service.ServiceBase):
+            def start(self): pass
+            def stop(self): pass
+            def wait(self): pass
+            def reset(self): pass
+
+        print(json.dumps({
+            "imported_before": imported_before,
+            "ours": service is ours,
+            "backend_ours": oslo_service.backend is backend
+                and backend.get_backend_type() is not None,
+            "base_attribute": oslo_service.backend.base is base,
+            "isinstance_theirs": isinstance(Svc(), base.ServiceBase),
+        }))
+        """
+    )
+    assert result == {
+        "imported_before": True,
+        "ours": True,
+        "backend_ours": True,
+        "base_attribute": True,
+        "isinstance_theirs": True,
+    }
+
+
+@needs_oslo_service
+def test_install_after_a_backend_was_selected_through_oslo_service_is_refused():
+    result = run_python(
+        """
+        import json
+        import oslo_service.backend as backend
+        backend.init_backend(backend.BackendType.THREADING)
+        from oslo_threading_backend import oslo_service_compat
+        try:
+            oslo_service_compat.install()
+            error = None
+        except oslo_service_compat.AlreadyImportedError as exc:
+            error = str(exc)
+        print(json.dumps({"error": error}))
+        """
+    )
+    assert result["error"].startswith("oslo_service.backend, oslo_service.backend.exceptions")
