@@ -23,6 +23,7 @@ from oslo_threading_backend import _in_process
 from oslo_threading_backend import _master
 from oslo_threading_backend import _service_base
 from oslo_threading_backend import _service_config
+from oslo_threading_backend import _service_opts
 from oslo_threading_backend import _worker
 from oslo_threading_backend import executors
 from oslo_threading_backend import process_stats
@@ -72,7 +73,7 @@ def _adopt_conf(conf: cfg.ConfigOpts) -> None:
     """The launcher's conf carries the service options and sizes the named pools."""
     if not isinstance(conf, cfg.ConfigOpts):
         raise TypeError(f"conf must be an oslo_config.cfg.ConfigOpts, not {conf!r}")
-    _service_config.register_service_opts(conf)
+    _service_opts.register_service_opts(conf)
     executors.set_conf(conf)
     thread_dump.register_opts(conf)
     process_stats.register_opts(conf)
@@ -88,6 +89,17 @@ def _check_spawnable(service: _service_base.ServiceBase, conf: cfg.ConfigOpts) -
                 f"{what} {obj!r} cannot be pickled ({type(exc).__name__}: {exc}); "
                 "make it picklable or use start_method='fork'"
             ) from exc
+
+
+def _reload_or_keep(conf: cfg.ConfigOpts, restart_method: str) -> bool:
+    """restart() of a launcher whose services run here: False if the config was refused."""
+    refused = _service_config.reload_config(conf, restart_method)
+    if refused is not None:
+        LOG.error(
+            "restart(): the new config is refused, the services keep the old one: %s", refused
+        )
+        return False
+    return True
 
 
 class Launcher:
@@ -116,8 +128,8 @@ class Launcher:
         self.services.wait()
 
     def restart(self) -> None:
-        _service_config.reload_config(self.conf, self.restart_method)
-        self.services.restart()
+        if _reload_or_keep(self.conf, self.restart_method):
+            self.services.restart()
 
 
 class _ForkingLauncher:
@@ -181,7 +193,7 @@ class _ForkingLauncher:
             if self._stop_requested:
                 return 0
             self._master = _master.Master(
-                graceful_shutdown_timeout=self.conf.graceful_shutdown_timeout,
+                graceful_shutdown_timeout=_service_opts.check_shutdown_timeout(self.conf),
                 mp_context=self._mp_context,
                 wait_interval=self._wait_interval,
                 on_reload=self._on_master_reload,
@@ -201,12 +213,24 @@ class _ForkingLauncher:
             self._finished.set()
         return 0  # pragma: no cover - run() only ends by SystemExit
 
-    def _on_master_reload(self) -> None:
+    def _on_master_reload(self) -> bool:
+        """SIGHUP in the master; False (the config refused) means no worker is signalled."""
         # Workers forked from now on start from the master's copy of the config.
-        _service_config.reload_config(self.conf, self.restart_method)
+        refused = _service_config.reload_config(self.conf, self.restart_method)
+        if refused is not None:
+            LOG.error(
+                "SIGHUP: the new config is refused, the master (pid %d) and its workers "
+                "keep the old one: %s",
+                os.getpid(),
+                refused,
+            )
+            return False
         if self._master is not None:
-            self._master.graceful_shutdown_timeout = self.conf.graceful_shutdown_timeout
+            self._master.graceful_shutdown_timeout = _service_opts.check_shutdown_timeout(
+                self.conf
+            )
         _service_config.log_options(self.conf)
+        return True
 
     def stop(self) -> None:
         """Graceful shutdown, as on SIGTERM; from another thread it waits for it to end."""
@@ -225,7 +249,8 @@ class _ForkingLauncher:
         if running:
             os.kill(os.getpid(), signal.SIGHUP)
             return
-        _service_config.reload_config(self.conf, self.restart_method)
+        if not _reload_or_keep(self.conf, self.restart_method):
+            return
         for service, _workers in self._pending:
             service.reset()
 

@@ -1,13 +1,20 @@
 """oslo-threading-run (``python -m oslo_threading_backend``) runs a MODULE:FACTORY target."""
 
 import signal
+import subprocess
+import sys
 
 import pytest
 
 from tests.functional import runner_harness
+from tests.functional.runner_harness import console_script
 from tests.functional.runner_harness import run_command
+from tests.installed import installed as _installed
 
 ECHO = "tests.functional.runner_harness:make_echo_service"
+
+
+HAS_EVENTLET = _installed("eventlet")
 
 
 @pytest.fixture
@@ -16,26 +23,66 @@ def runner_process(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "status"),
     [
-        (["no_such_module_xyz:make"], "cannot import module 'no_such_module_xyz'"),
-        (["tests.functional.runner_harness:nothing"], "has no attribute 'nothing'"),
-        (["tests.functional.runner_harness:make_not_a_service"], "not an oslo_threading"),
-        (["tests.functional.runner_harness"], "target must be MODULE:FACTORY"),
-        ([ECHO, "--workers", "0"], "argument --workers: must be an integer >= 1, not 0"),
+        (["no_such_module_xyz:make"], "cannot import module 'no_such_module_xyz'", 2),
+        (["tests.functional.runner_harness:nothing"], "has no attribute 'nothing'", 2),
+        (["tests.functional.runner_harness:make_not_a_service"], "not an oslo_threading", 2),
+        (["tests.functional.runner_harness"], "target must be MODULE:FACTORY", 2),
+        ([ECHO, "--workers", "0"], "argument --workers: must be an integer >= 1, not 0", 2),
+        ([ECHO, "--bogus"], "unrecognized arguments: --bogus (see oslo-threading-run --help", 2),
+        (
+            ["--workers", "3", ECHO],
+            f"must come first, as in: oslo-threading-run {ECHO} --workers 3",
+            2,
+        ),
+        (
+            ["tests.functional.runner_harness:make_failing_service"],
+            "make_failing_service(conf) failed: RuntimeError: cannot reach the database",
+            1,
+        ),
     ],
-    ids=["no-module", "no-attribute", "not-a-service", "no-factory", "zero-workers"],
+    ids=[
+        "no-module",
+        "no-attribute",
+        "not-a-service",
+        "no-factory",
+        "zero-workers",
+        "unknown-option",
+        "option-before-target",
+        "factory-raises",
+    ],
 )
-def test_a_bad_target_is_one_line_on_stderr_and_status_2(tmp_path, args, message):
+def test_an_error_is_one_line_on_stderr_and_nothing_else(tmp_path, args, message, status):
     done = run_command(*args, cwd=tmp_path)
 
-    assert done.returncode == 2
+    assert done.returncode == status
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("oslo-threading-run: error: ")
     assert message in lines[0]
+    # Not even the backend's INFO lines (oslo.log writes to stdout by default).
+    assert done.stdout == ""
 
 
+def test_runner_selects_the_backend_before_importing_futurist_or_eventlet(tmp_path):
+    probe = (
+        "import sys, oslo_threading_backend.runner; "
+        "print(sorted(m for m in ('futurist', 'eventlet') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=runner_harness.runner_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(HAS_EVENTLET, reason="eventlet is installed here")
 def test_eventlet_backend_in_the_config_without_eventlet_is_one_line_and_status_2(tmp_path):
     conf = tmp_path / "eventlet.conf"
     conf.write_text("[DEFAULT]\nconcurrency_backend = eventlet\n")
@@ -45,8 +92,47 @@ def test_eventlet_backend_in_the_config_without_eventlet_is_one_line_and_status_
     assert done.returncode == 2
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("oslo-threading-run: error: cannot select the threading backend")
+    assert lines[0].startswith(
+        "oslo-threading-run: error: cannot select the concurrency backend "
+        "([DEFAULT] concurrency_backend = eventlet): the 'eventlet' backend"
+    )
+    assert "threading backend" not in lines[0]
     assert lines[0].count("install oslo.service and eventlet") == 1
+    assert done.stdout == ""
+
+
+@pytest.mark.skipif(not HAS_EVENTLET, reason="needs eventlet installed (tox -e openstack)")
+def test_eventlet_backend_in_the_config_reaches_the_selection_and_is_refused(tmp_path):
+    # Nothing the runner imported before reading the config may have settled
+    # the backend: the config's choice is the one select_backend() sees.
+    conf = tmp_path / "eventlet.conf"
+    conf.write_text("[DEFAULT]\nconcurrency_backend = eventlet\n")
+
+    done = run_command(ECHO, "--config-file", str(conf), cwd=tmp_path)
+
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0] == (
+        "oslo-threading-run: error: this command runs services on native threads only, "
+        "but [DEFAULT] concurrency_backend chose 'eventlet': set it to 'threading' or 'auto'"
+    )
+
+
+def test_the_console_script_imports_the_target_from_the_current_directory(
+    runner_process, tmp_path
+):
+    run = runner_process()
+    (run.workdir / "hello.py").write_text(
+        "from tests.functional.runner_harness import make_echo_service as make_service\n"
+    )
+    config = {"echo": {"events": run.events_path}}
+    run.start("hello:make_service", "--no-fork", config=config, command=[console_script()])
+    (started,) = run.wait_for_events("started")
+    assert started.pid == run.pid
+
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
 
 
 def test_runs_the_factory_in_n_workers_with_options_it_registers_itself(runner_process):
@@ -84,6 +170,8 @@ def test_no_fork_runs_the_service_in_the_runner_process_and_sighup_mutates(runne
     run.send(signal.SIGHUP)
     (reset,) = run.wait_for_events("reset", greeting="after")
     assert reset.pid == run.pid
+    # Nobody asked for workers: no warning that "2 workers" were not started.
+    assert "no_fork=True: running one instance of the service, not" not in run.log()
 
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0

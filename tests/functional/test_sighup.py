@@ -2,6 +2,8 @@
 
 import signal
 
+import pytest
+
 
 def _change_value(run, value, timeout=10):
     run.write_config(DEFAULT={"graceful_shutdown_timeout": timeout}, app={"value": value})
@@ -44,7 +46,7 @@ def test_sighup_with_reload_restarts_the_services_on_the_new_config(service_proc
         assert [
             n
             for n in tail
-            if n not in ("request-finished", "pool-task", "resetting", "start-begin")
+            if n not in ("request-finished", "pool-task", "resetting", "start-begin", "wait-begin")
         ] == [
             "stopping",
             "stopped",
@@ -188,14 +190,16 @@ def test_sighup_during_start_with_mutate_resets_once_start_returned(service_proc
 
 
 def test_a_bad_value_in_the_reloaded_config_keeps_the_workers_running(service_process):
-    run = service_process().start("--workers", "2", "--restart-method", "mutate")
+    # 'reload': graceful_shutdown_timeout is immutable, as oslo.service's, so a
+    # 'mutate' would ignore its new value (oslo.config logs that) rather than read it.
+    run = service_process().start("--workers", "2", "--restart-method", "reload")
     workers = run.wait_for_workers(2)
     run.wait_for_events("started", count=2)
 
     run.write_config(DEFAULT={"graceful_shutdown_timeout": "5s"})
     run.send(signal.SIGHUP)
 
-    run.wait_for_log(r"(?s)(could not mutate its config.*){2}")
+    run.wait_for_log(r"(?s)(could not reload its config.*){2}")
     assert run.workers() == workers
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0
@@ -223,5 +227,50 @@ def test_sighup_with_spawned_workers_respawns_them_on_the_new_config(service_pro
     assert sorted(run.wait_for_workers(2)) == [0, 1]
     # multiprocessing's resource tracker (spawn) ignores the group's SIGHUP.
     assert "resource_tracker: process died unexpectedly" not in run.log()
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+
+
+@pytest.mark.parametrize("restart_method", ["reload", "mutate"])
+def test_a_config_that_no_longer_parses_is_refused_in_one_line(service_process, restart_method):
+    run = service_process().start(
+        "--workers", "2", "--restart-method", restart_method, config={"app": {"value": "v1"}}
+    )
+    workers = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2, value="v1")
+
+    run.config_path.write_text("[DEFAULT\ngraceful_shutdown_timeout = 10\n")
+    run.send(signal.SIGHUP)
+    run.wait_for_log(r"the new config is refused, the master \(pid \d+\) and its workers keep")
+
+    # A good config afterwards is applied as usual: every process kept working.
+    _change_value(run, "v2")
+    run.send(signal.SIGHUP)
+    applied = "started" if restart_method == "reload" else "reset"
+    run.wait_for_events(applied, count=2, value="v2")
+    log = run.log()
+    # One line, in the master: no worker reloaded, reset or restarted on the refused file.
+    assert log.count("Failed to parse") == 1, log
+    assert len(run.events("started")) == 2 + (2 if restart_method == "reload" else 0)
+    assert len(run.events("reset")) == 2
+    assert run.workers() == workers
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+
+
+def test_a_sighup_sent_to_a_worker_with_a_broken_config_keeps_its_service(service_process):
+    run = service_process().start("--workers", "2", config={"app": {"value": "v1"}})
+    workers = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2, value="v1")
+
+    run.config_path.write_text("[DEFAULT\n")
+    run.send(signal.SIGHUP, pid=workers[0])
+    run.wait_for_log(rf"Worker 0 \(pid {workers[0]}\): the new config is refused, it keeps")
+
+    _change_value(run, "v2")
+    run.send(signal.SIGHUP)
+    run.wait_for_events("started", count=2, value="v2")
+    assert run.log().count("Failed to parse") == 1, run.log()
+    assert [e.name for e in run.events("reset", pid=workers[0])] == ["reset"]
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0

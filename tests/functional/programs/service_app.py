@@ -90,6 +90,8 @@ class AppService(service.Service):
         super().stop(graceful)
 
     def wait(self):
+        # Called after start() while the service runs, as oslo.service does.
+        self.emit("wait-begin")
         super().wait()
         self.emit("stopped")
 
@@ -98,6 +100,19 @@ class AppService(service.Service):
         self.emit("resetting", value=value)
         time.sleep(self.args.reset_seconds)
         self.emit("reset", value=value)
+
+
+class _Version:
+    """What oslo.reports asks of a project's version object."""
+
+    def vendor_string(self):
+        return "tests"
+
+    def product_string(self):
+        return "service_app"
+
+    def version_string_with_package(self):
+        return "1.0"
 
 
 def main(argv=None):
@@ -119,6 +134,13 @@ def main(argv=None):
     parser.add_argument("--start-blocks", action="store_true")
     parser.add_argument("--reset-seconds", type=float, default=0.0)
     parser.add_argument("--linger-after-wait", type=float, default=0.0)
+    parser.add_argument(
+        "--app-sigusr2",
+        choices=["none", "plain", "gmr"],
+        default="none",
+        help="the application's own SIGUSR2 handler, installed before the launcher",
+    )
+    parser.add_argument("--timeout-after-launch", type=int, default=None)
     args, rest = parser.parse_known_args(argv)
 
     conf = cfg.ConfigOpts()
@@ -136,6 +158,14 @@ def main(argv=None):
 
         main.keep = argparse.Namespace()  # any weak-referenceable object
         multiprocessing.util.register_after_fork(main.keep, slow_setup)
+
+    if args.app_sigusr2 == "plain":
+        signal.signal(signal.SIGUSR2, lambda *_: emit(args.events, "app-sigusr2"))
+    elif args.app_sigusr2 == "gmr":
+        # As nova, cinder and neutron do at start.
+        from oslo_reports import guru_meditation_report as gmr
+
+        gmr.TextGuruMeditation.setup_autorun(_Version())
 
     svc = AppService(conf, args)
     if args.launcher == "launch":
@@ -156,6 +186,9 @@ def main(argv=None):
         launcher.launch_service(svc, workers=args.workers)
     else:
         launcher = service.launch(conf, svc, restart_method=args.restart_method, no_fork=True)
+    if args.timeout_after_launch is not None:
+        # Set once the launcher exists, as an application may do before wait().
+        conf.set_override("graceful_shutdown_timeout", args.timeout_after_launch)
     if args.restart_on_sigusr1:
         signal.signal(signal.SIGUSR1, lambda *_: threading.Thread(target=launcher.restart).start())
     emit(args.events, "launched")
