@@ -37,7 +37,7 @@ from oslo_config import cfg
 
 from oslo_threading_backend import _messaging_fixes
 from oslo_threading_backend import _service_base
-from oslo_threading_backend import _service_config
+from oslo_threading_backend import _service_opts
 
 if TYPE_CHECKING:  # pragma: no cover
     import oslo_messaging
@@ -67,12 +67,8 @@ def _import_messaging():
 
 def _shutdown_timeout(conf: cfg.ConfigOpts) -> float | None:
     """``graceful_shutdown_timeout`` in seconds; None (0 in the config) waits forever."""
-    try:
-        value = conf.graceful_shutdown_timeout
-    except cfg.NoSuchOptError:
-        _service_config.register_service_opts(conf)
-        value = conf.graceful_shutdown_timeout
-    return value or None
+    _service_opts.register_service_opts(conf)  # kept if the application has its own
+    return conf.graceful_shutdown_timeout or None
 
 
 class RPCService(_service_base.ServiceBase):
