@@ -28,6 +28,12 @@ def reload_config(conf: cfg.ConfigOpts, restart_method: str) -> str | None:
             conf.mutate_config_files()
         except (cfg.Error, SystemExit) as exc:
             return _reason(exc)
+        # oslo.config's mutate_config_files() empties its value cache *before* it
+        # reads the files: a thread that reads a mutable option meanwhile (an RPC
+        # call in a worker) caches the old value again, and it stays cached until
+        # the next SIGHUP. register_opts() empties the cache after registering:
+        # with no options it does only that.
+        conf.register_opts([])
         return None
     # reload_config_files() logs its own warning and returns False; the caller
     # logs one line instead, with the reason.
