@@ -115,7 +115,7 @@ def drain(server: Any, deadline: Deadline) -> bool:
     return False
 
 
-def answer_late_deliveries(server: Any, deadline: Deadline) -> int | bool:
+def answer_late_deliveries(server: Any, deadline: Deadline) -> bool:
     """Answer the calls the RabbitMQ listener acknowledged while it was closing.
 
     oslo.messaging's ``stop()`` does not cancel the listener's consumers on the
@@ -126,8 +126,8 @@ def answer_late_deliveries(server: Any, deadline: Deadline) -> int | bool:
     Those calls were lost: their clients timed out, a SIGHUP with
     restart_method='reload' lost calls under load, and so did every graceful
     stop. They are run here, once each, on a pool of their own (their replies
-    go out on the transport, still open). Returns how many were answered, or
-    False when some were still running at the deadline.
+    go out on the transport, still open). False when some were still running
+    at the deadline.
     """
     listener = getattr(getattr(server, "listener", None), "_poll_style_listener", None)
     late = getattr(listener, "incoming", None)
@@ -135,9 +135,9 @@ def answer_late_deliveries(server: Any, deadline: Deadline) -> int | bool:
     if late is None or process is None:
         if listener is not None:
             _skipped("answering calls delivered during close", "unknown listener internals")
-        return 0
+        return True
     if not late:
-        return 0
+        return True
     pool = _thread_pool.ThreadPoolExecutor(max_workers=max(1, min(len(late), 64)), name="rpc-late")
     count = 0
     while late:
@@ -151,4 +151,4 @@ def answer_late_deliveries(server: Any, deadline: Deadline) -> int | bool:
         count,
         "answered" if done else "still running at the shutdown deadline",
     )
-    return count if done else False
+    return done

@@ -208,8 +208,7 @@ class RPCService(_service_base.ServiceBase):
                 server.stop()  # no new message is taken; the listener's thread is joined
                 if _messaging_fixes.drain(server, deadline):
                     server.wait()  # the pool is empty: closes the listener's connection
-                    late = _messaging_fixes.answer_late_deliveries(server, deadline)
-                    if late is not False:
+                    if _messaging_fixes.answer_late_deliveries(server, deadline):
                         self._close_transport()
             finally:
                 self._stopped.set()
