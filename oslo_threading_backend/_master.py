@@ -18,6 +18,7 @@ from typing import Any
 
 import cotyledon
 
+from oslo_threading_backend import _exit
 from oslo_threading_backend import _fork_guard
 from oslo_threading_backend import _logflush
 from oslo_threading_backend import _worker_channel
@@ -152,6 +153,7 @@ class Master(cotyledon.ServiceManager):
             # The shutdown ended in time: the caller of wait() goes on undisturbed.
             if deadline is not None:
                 deadline.cancel()
+            _exit.before_exit()
 
     def _shutdown_deadline_passed(self, workers: list[tuple[Any, int]]) -> None:
         try:
