@@ -27,7 +27,8 @@ when a target is missed (or, on a full run, not measured). Results go to
 .bench-results/ (git-ignored); --update-docs also writes doc/source/benchmark_results.md,
 doc/source/benchmark_growth.md and doc/source/benchmark_chart.png. Environment:
   BENCH_ROUNDS=N          rounds (default 5; 1 with BENCH_QUICK=1)
-  BENCH_LOAD_SECONDS=S    seconds of load per load/sched run (default 10; 4 quick)
+  BENCH_LOAD_SECONDS=S    seconds of load per load/sched run (default 8; 4 quick;
+                          the growth runs by pool size load for half as long)
   BENCH_GROWTH_ROUNDS=N   rounds of the growth runs (default 2; 1 quick; 0 skips them)
   BENCH_QUICK=1           short runs for development
   BENCH_VARIANTS=a,b      run only these variants (targets not measured do not fail)
@@ -58,7 +59,7 @@ import _targets  # noqa: E402
 VARIANTS = ("ours", "oslo-threading", "oslo-eventlet")
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1" if QUICK else "5"))
-LOAD_SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "4" if QUICK else "10"))
+LOAD_SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "4" if QUICK else "8"))
 GROWTH_ROUNDS = int(os.environ.get("BENCH_GROWTH_ROUNDS", "1" if QUICK else "2"))
 IDLE_SECONDS = 1.0
 WORKERS = 2
@@ -229,7 +230,7 @@ def main(argv=None):
         samples = run_rounds(variants, log_dir)
         growth = None
         if GROWTH_ROUNDS > 0 and "ours" in variants:
-            growth = _growth.run_all(GROWTH_ROUNDS, LOAD_SECONDS, log_dir)
+            growth = _growth.run_all(GROWTH_ROUNDS, max(3.0, LOAD_SECONDS / 2), log_dir)
     run_info = {
         "rounds": ROUNDS,
         "workers": WORKERS,
