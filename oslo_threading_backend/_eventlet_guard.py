@@ -6,9 +6,17 @@ primitives when it imports. In a native-threads service that silently mixes two
 concurrency models, so once the threading backend is chosen every later import of
 ``eventlet`` (or a submodule) fails with an :class:`EventletBlockedError`, which is
 an ``ImportError`` and therefore takes those libraries' "eventlet not installed"
-path. If eventlet is already imported when the backend is chosen it is too late:
-some library may already hold green primitives, so :func:`poison` raises
-``RuntimeError`` instead.
+path.
+
+If eventlet is already imported when the backend is chosen, what matters is
+whether it changed the process: in every OpenStack virtualenv some library
+(futurist, oslo.messaging, oslo.service) imports eventlet just because it is
+installed, and that alone changes nothing, so :func:`poison` logs one warning
+naming the importers and goes on without the block: those libraries may still
+import eventlet's submodules (futurist's ``_green`` fails if half of eventlet
+is refused to it). If eventlet has monkey-patched the process (``thread``, ``socket``,
+``time``, ...) native threads are green threads already: :func:`poison`
+raises ``RuntimeError``.
 
 The block is a :data:`sys.meta_path` finder rather than ``sys.modules["eventlet"]
 = None``: the latter only produces "import of eventlet halted; None in
@@ -69,29 +77,118 @@ def _loaded_eventlet_modules() -> list[str]:
     return sorted(
         name
         for name, module in sys.modules.items()
-        if module is not None
-        and (name == BLOCKED_PACKAGE or name.startswith(BLOCKED_PACKAGE + "."))
+        if module is not None and _is_eventlet_module(name)
     )
+
+
+#: Modules eventlet.patcher.monkey_patch() replaces; any of them patched means
+#: the process runs on green threads.
+_PATCHABLE = ("thread", "socket", "time", "select", "os", "subprocess", "builtins")
+
+_warned = False
+
+
+def _is_eventlet_module(name: str) -> bool:
+    return name == BLOCKED_PACKAGE or name.startswith(BLOCKED_PACKAGE + ".")
+
+
+def monkey_patched_modules() -> list[str]:
+    """What eventlet has monkey-patched in this process ([] if eventlet is not loaded).
+
+    Reads ``eventlet.patcher`` only if it is loaded already: ``monkey_patch()``
+    lives there, so a process without it loaded was not patched, and this
+    check imports nothing.
+    """
+    patcher = sys.modules.get(BLOCKED_PACKAGE + ".patcher")
+    check = getattr(patcher, "is_monkey_patched", None)
+    if check is None:
+        return []
+    return [name for name in _PATCHABLE if check(name)]
+
+
+def _module_dict(module: object) -> dict[str, object] | None:
+    # object.__getattribute__: a lazy module (importlib.util.LazyLoader) would
+    # load itself on an ordinary attribute access, and this must import nothing.
+    if not isinstance(module, types.ModuleType):
+        return None
+    try:
+        namespace = object.__getattribute__(module, "__dict__")
+    except Exception:
+        return None
+    return namespace if isinstance(namespace, dict) else None
+
+
+def eventlet_importers() -> list[str]:
+    """Modules outside eventlet whose globals hold eventlet: who imported it.
+
+    Those holding the ``eventlet`` package itself (``import eventlet``, or
+    ``import eventlet.x``); only if there is none, those holding one of its
+    submodules (``from eventlet import x``; eventlet's green dnspython holds
+    such too, so it comes second).
+    """
+    package = sys.modules.get(BLOCKED_PACKAGE)
+    holders: list[str] = []
+    submodule_holders: list[str] = []
+    for name, module in list(sys.modules.items()):
+        # eventlet's own green copies of other modules are not who imported it.
+        if _is_eventlet_module(name) or name.startswith("__patched_module_"):
+            continue
+        namespace = _module_dict(module)
+        if namespace is None:
+            continue
+        values = list(namespace.values())
+        if package is not None and any(value is package for value in values):
+            holders.append(name)
+        elif any(
+            isinstance(value, types.ModuleType)
+            and _is_eventlet_module(str((_module_dict(value) or {}).get("__name__", "")))
+            for value in values
+        ):
+            submodule_holders.append(name)
+    return sorted(holders or submodule_holders)
+
+
+def _describe_loaded(loaded: list[str]) -> str:
+    where = getattr(sys.modules.get(BLOCKED_PACKAGE), "__file__", None)
+    names = ", ".join(loaded[:5]) + (", ..." if len(loaded) > 5 else "")
+    return f"{names}{' from ' + where if where else ''}"
 
 
 def poison() -> None:
     """Make every later ``import eventlet`` fail; idempotent.
 
-    :raises RuntimeError: eventlet is already imported, so the backend was chosen
-        too late (choose it before importing libraries that import eventlet).
+    If eventlet is imported already but has not monkey-patched anything, logs
+    one WARNING naming the modules that imported it and installs no block: the
+    libraries that imported eventlet may import its submodules later.
+
+    :raises RuntimeError: eventlet has monkey-patched this process, so it runs on
+        green threads (choose the eventlet backend, or do not monkey-patch).
     """
-    global _blocker
+    global _blocker, _warned
     with _lock:
         loaded = _loaded_eventlet_modules()
         if loaded:
-            where = getattr(sys.modules.get(BLOCKED_PACKAGE), "__file__", None)
-            raise RuntimeError(
-                "eventlet is already imported "
-                f"({', '.join(loaded[:5])}{', ...' if len(loaded) > 5 else ''}"
-                f"{' from ' + where if where else ''}) but this service runs on native "
-                "threads: select the threading backend before importing any library "
-                "that imports eventlet, or select the eventlet backend."
-            )
+            patched = monkey_patched_modules()
+            if patched:
+                raise RuntimeError(
+                    f"eventlet has monkey-patched this process ({', '.join(patched)}; "
+                    f"{_describe_loaded(loaded)}), so its threads are green threads, but "
+                    "the threading backend runs services on native threads: do not "
+                    "monkey-patch, or call oslo_threading_backend.backend.init_backend("
+                    "'eventlet') before importing oslo_threading_backend's other modules"
+                )
+            if not _warned:
+                _warned = True
+                importers = eventlet_importers()
+                LOG.warning(
+                    "eventlet is imported (by %s) but has not monkey-patched this process: "
+                    "running on native threads, and eventlet stays importable for the "
+                    "libraries that use it",
+                    ", ".join(importers[:5]) + (", ..." if len(importers) > 5 else "")
+                    if importers
+                    else "an unknown module",
+                )
+            return
         if _blocker is None:
             _blocker = _EventletBlocker()
         if _blocker not in sys.meta_path:
@@ -100,9 +197,10 @@ def poison() -> None:
 
 
 def unpoison() -> None:
-    """Remove the import block again; for tests, idempotent."""
-    global _blocker
+    """Remove the import block again (and re-arm the one warning); for tests, idempotent."""
+    global _blocker, _warned
     with _lock:
+        _warned = False
         if _blocker is not None:
             while _blocker in sys.meta_path:
                 sys.meta_path.remove(_blocker)

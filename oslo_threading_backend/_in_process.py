@@ -20,6 +20,8 @@ from oslo_config import cfg
 from oslo_threading_backend import _logflush
 from oslo_threading_backend import _service_base
 from oslo_threading_backend import _service_config
+from oslo_threading_backend import _service_opts
+from oslo_threading_backend import _service_wait
 from oslo_threading_backend import _signals
 from oslo_threading_backend import process_stats
 from oslo_threading_backend import systemd
@@ -38,12 +40,14 @@ class InProcessRunner:
         self.conf = conf
         self.restart_method = restart_method
         self.services: list[_service_base.ServiceBase] = []
+        # Per service, the wait() running on a thread after its start(), as oslo.service.
+        self._waits: list[_service_wait.ServiceWait] = []
         self._events: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._restart_lock = threading.Lock()
         self._restart_thread: threading.Thread | None = None
         self._restart_again = False
         # Last good value: a bad one in a reloaded config file is refused.
-        self._shutdown_timeout = conf.graceful_shutdown_timeout
+        self._shutdown_timeout = _service_opts.check_shutdown_timeout(conf)
         self._stopped = threading.Event()
         # Handlers go in now, as oslo.service does: a signal that arrives while
         # services start, before run(), is queued instead of killing the process.
@@ -66,9 +70,27 @@ class InProcessRunner:
             self._handler.add_handler(name, self._queue_signal)
 
     def add(self, service: _service_base.ServiceBase) -> None:
-        """Start the service now: an exception from start() reaches the caller."""
+        """Start the service now, then call its wait() on a thread of its own.
+
+        An exception from start() reaches the caller.
+        """
         service.start()
         self.services.append(service)
+        self._waits.append(self._wait_for(service))
+
+    @staticmethod
+    def _wait_for(service: _service_base.ServiceBase) -> _service_wait.ServiceWait:
+        wait = _service_wait.ServiceWait(service, "this process")
+        wait.call_in_thread()
+        return wait
+
+    def _stop_services(self) -> None:
+        """stop() every service, then wait for each: its running wait(), or a new one."""
+        pending = [_service_wait.begin_stop(wait) for wait in self._waits]
+        for service in self.services:
+            service.stop()
+        for service, wait in zip(self.services, pending, strict=True):
+            _service_wait.finish_stop(service, wait)
 
     def request_stop(self) -> None:
         """Ask ``run()`` to stop the services and return 0; any thread may call it."""
@@ -78,21 +100,20 @@ class InProcessRunner:
         """SIGHUP: reload or mutate the config, then reset (and for 'reload' restart) services."""
         try:
             _service_config.reload_config(self.conf, self.restart_method)
-            self._shutdown_timeout = self.conf.graceful_shutdown_timeout
+            self._shutdown_timeout = _service_opts.check_shutdown_timeout(self.conf)
         except Exception:
             LOG.exception(
                 "Could not %s the config; the services keep running on the values they had",
                 self.restart_method,
             )
             return
-        for service in self.services:
+        if self.restart_method == "reload":
+            self._stop_services()
+        for index, service in enumerate(self.services):
+            service.reset()
             if self.restart_method == "reload":
-                service.stop()
-                service.wait()
-                service.reset()
                 service.start()
-            else:
-                service.reset()
+                self._waits[index] = self._wait_for(service)
         LOG.info("Services reset after SIGHUP (%s)", self.restart_method)
         _service_config.log_options(self.conf)
 
@@ -183,10 +204,7 @@ class InProcessRunner:
             restart = self._restart_thread
             if restart is not None:
                 restart.join()  # bounded by the deadline above
-            for service in self.services:
-                service.stop()
-            for service in self.services:
-                service.wait()
+            self._stop_services()
             _service_config.stop_executors(timeout)
         finally:
             if deadline is not None:

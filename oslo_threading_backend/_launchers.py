@@ -23,6 +23,7 @@ from oslo_threading_backend import _in_process
 from oslo_threading_backend import _master
 from oslo_threading_backend import _service_base
 from oslo_threading_backend import _service_config
+from oslo_threading_backend import _service_opts
 from oslo_threading_backend import _worker
 from oslo_threading_backend import executors
 from oslo_threading_backend import process_stats
@@ -72,7 +73,7 @@ def _adopt_conf(conf: cfg.ConfigOpts) -> None:
     """The launcher's conf carries the service options and sizes the named pools."""
     if not isinstance(conf, cfg.ConfigOpts):
         raise TypeError(f"conf must be an oslo_config.cfg.ConfigOpts, not {conf!r}")
-    _service_config.register_service_opts(conf)
+    _service_opts.register_service_opts(conf)
     executors.set_conf(conf)
     thread_dump.register_opts(conf)
     process_stats.register_opts(conf)
@@ -181,7 +182,7 @@ class _ForkingLauncher:
             if self._stop_requested:
                 return 0
             self._master = _master.Master(
-                graceful_shutdown_timeout=self.conf.graceful_shutdown_timeout,
+                graceful_shutdown_timeout=_service_opts.check_shutdown_timeout(self.conf),
                 mp_context=self._mp_context,
                 wait_interval=self._wait_interval,
                 on_reload=self._on_master_reload,
@@ -205,7 +206,9 @@ class _ForkingLauncher:
         # Workers forked from now on start from the master's copy of the config.
         _service_config.reload_config(self.conf, self.restart_method)
         if self._master is not None:
-            self._master.graceful_shutdown_timeout = self.conf.graceful_shutdown_timeout
+            self._master.graceful_shutdown_timeout = _service_opts.check_shutdown_timeout(
+                self.conf
+            )
         _service_config.log_options(self.conf)
 
     def stop(self) -> None:

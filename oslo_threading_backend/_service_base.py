@@ -13,13 +13,36 @@ from oslo_threading_backend import threadgroup
 LOG = logging.getLogger(__name__)
 
 
+#: oslo.service's ServiceBase contract: what every launcher calls.
+CONTRACT = ("start", "stop", "wait", "reset")
+
+
 class ServiceBase(metaclass=abc.ABCMeta):
     """The contract every launcher drives.
 
-    In a forked worker ``start()`` runs once in its own thread, ``stop()`` then
-    ``wait()`` on SIGTERM, and ``reset()`` on SIGHUP; an exception from
-    ``start()`` ends the worker with status 1 and the master respawns it.
+    In a forked worker ``start()`` runs once in its own thread and is followed
+    there by ``wait()`` while the service runs, as in oslo.service; SIGTERM
+    calls ``stop()`` at once and then waits for that ``wait()`` to return;
+    SIGHUP calls ``reset()``. An exception from ``start()`` (or from ``wait()``
+    before any stop) ends the worker with status 1 and the master respawns it.
+
+    Any object with callable ``start``, ``stop``, ``wait`` and ``reset`` is
+    accepted (``isinstance(obj, ServiceBase)`` is true for it), including
+    subclasses of ``oslo_service.service.ServiceBase``; with oslo.service
+    installed this class is registered as a virtual subclass of that one, so
+    ``isinstance`` checks hold both ways.
     """
+
+    @classmethod
+    def __subclasshook__(cls, subclass: type) -> bool | Any:
+        if cls is ServiceBase:
+            # Abstract classes (oslo.service's own ServiceBase) are not services:
+            # counting them would make registering ours on theirs a cycle.
+            if getattr(subclass, "__abstractmethods__", None):
+                return NotImplemented
+            if all(callable(getattr(subclass, name, None)) for name in CONTRACT):
+                return True
+        return NotImplemented
 
     @abc.abstractmethod
     def start(self) -> None:
@@ -38,11 +61,39 @@ class ServiceBase(metaclass=abc.ABCMeta):
         """Reset service: called on SIGHUP, after the config was reloaded or mutated."""
 
 
-def check_service_base(service: object) -> None:
-    if not isinstance(service, ServiceBase):
+def _register_with_oslo_service() -> None:
+    """Make our ServiceBase a virtual subclass of oslo.service's, if it is installed.
+
+    ``oslo_service.backend.base`` imports neither eventlet nor a backend.
+    """
+    try:
+        from oslo_service.backend import base as oslo_base
+    except Exception:  # not installed, or not the oslo.service we know
+        return
+    theirs = getattr(oslo_base, "ServiceBase", None)
+    if isinstance(theirs, abc.ABCMeta) and theirs is not ServiceBase:
+        try:
+            theirs.register(ServiceBase)
+        except Exception:
+            LOG.debug("Could not register ServiceBase with oslo.service's", exc_info=True)
+
+
+_register_with_oslo_service()
+
+
+def check_service_base(service: object, argument: str = "service") -> None:
+    """Refuse what is not a service: a clear TypeError naming what is missing."""
+    if isinstance(service, type):
         raise TypeError(
-            f"service must be an instance of {ServiceBase.__module__}.ServiceBase, "
-            f"not {type(service).__name__} ({service!r})"
+            f"{argument} must be a service instance, not the class {service.__name__} "
+            f"(call it: {service.__name__}(...))"
+        )
+    missing = [name for name in CONTRACT if not callable(getattr(service, name, None))]
+    if missing:
+        raise TypeError(
+            f"{argument} must implement oslo.service's ServiceBase contract "
+            f"({', '.join(CONTRACT)}): {type(service).__name__} {service!r} has no "
+            f"callable {', '.join(missing)}"
         )
 
 

@@ -1,4 +1,4 @@
-"""The launchers' options and what a launcher does with a ConfigOpts."""
+"""What a launcher does with a ConfigOpts (the options themselves: ``_service_opts``)."""
 
 from __future__ import annotations
 
@@ -11,30 +11,6 @@ from oslo_threading_backend import executors
 LOG = logging.getLogger(__name__)
 
 RESTART_METHODS = ("reload", "mutate")
-
-service_opts = [
-    cfg.BoolOpt(
-        "log_options",
-        default=True,
-        mutable=True,
-        help="Enables or disables logging values of all registered options "
-        "when starting a service (at DEBUG level).",
-    ),
-    cfg.IntOpt(
-        "graceful_shutdown_timeout",
-        default=60,
-        min=0,
-        mutable=True,
-        help="Seconds a graceful shutdown (SIGTERM) may take, master process "
-        "included, before the workers still running are killed and the "
-        "service exits with status 1. Zero means wait forever.",
-    ),
-]
-
-
-def register_service_opts(conf: cfg.ConfigOpts) -> None:
-    """Register the launcher options; safe to call more than once."""
-    conf.register_opts(service_opts)
 
 
 def reload_config(conf: cfg.ConfigOpts, restart_method: str) -> None:

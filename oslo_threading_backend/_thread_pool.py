@@ -14,6 +14,12 @@ import threading
 import time
 from typing import Any
 
+# First: settles the backend, so that futurist (which imports eventlet whenever
+# it is installed) finds eventlet blocked in a threading process.
+from oslo_threading_backend import _settle  # noqa: F401
+
+# isort: split
+
 import futurist
 from futurist import _utils as futurist_utils
 

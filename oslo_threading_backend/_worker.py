@@ -2,7 +2,10 @@
 
 Everything here runs in a worker. cotyledon calls ``run()`` in a thread of its
 own, ``terminate()`` (SIGTERM) and ``reload()`` (SIGHUP) each in a new thread,
-and ends the process with ``os._exit()`` when ``terminate()`` returns.
+and ends the process with ``os._exit()`` when ``terminate()`` returns. As in
+oslo.service, ``run()`` calls the service's ``start()`` and then its ``wait()``
+while it runs; a stop (SIGTERM, a 'reload' SIGHUP) calls ``stop()`` and then
+waits for that ``wait()`` to return rather than calling it again.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from oslo_config import cfg
 from oslo_threading_backend import _logflush
 from oslo_threading_backend import _service_base
 from oslo_threading_backend import _service_config
+from oslo_threading_backend import _service_opts
+from oslo_threading_backend import _service_wait
 from oslo_threading_backend import _worker_channel
 from oslo_threading_backend import process_stats
 from oslo_threading_backend import thread_dump
@@ -53,10 +58,14 @@ class ServiceWrapper(cotyledon.Service):
         self._start_returned = threading.Event()
         self._reload_pending = False  # a SIGHUP came while start() ran
         self._terminating = False
+        # The wait() following the current start(), once start() returned.
+        self._wait: _service_wait.ServiceWait | None = None
         self._reloads_applied = channel.reloads_sent() if channel is not None else 0
         self._stats: process_stats.Reporter | None = None
         # The last good value, for the pools at exit (a bad one at SIGHUP is refused).
-        self._shutdown_timeout = conf.graceful_shutdown_timeout if conf is not None else None
+        self._shutdown_timeout = (
+            _service_opts.check_shutdown_timeout(conf) if conf is not None else None
+        )
         # The master talks to systemd; a worker's library code must not.
         for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
             os.environ.pop(name, None)
@@ -100,6 +109,11 @@ class ServiceWrapper(cotyledon.Service):
                     self._reload_pending = False
                     self.service_instance.reset()
                 self._started = True
+                # Under the lock with _started: a stopper that sees the service
+                # started finds the wait() it must await.
+                wait = self._wait = _service_wait.ServiceWait(
+                    self.service_instance, f"worker {self.worker_id}"
+                )
                 if self.conf is not None and self._stats is None:
                     self._stats = process_stats.start(self.conf)
             break
@@ -108,6 +122,17 @@ class ServiceWrapper(cotyledon.Service):
         LOG.debug(
             "Service %s started in worker %d", _describe(self.service_instance), self.worker_id
         )
+        if wait.call() is not None:
+            # Raised before any stop, as from start(): oslo.service's worker exits 1 too.
+            LOG.error("Worker %d exits with status 1: its service's wait() failed", self.worker_id)
+            _logflush.flush_all()
+            os._exit(1)
+
+    def _stop_and_wait(self) -> None:
+        """stop(), then wait for the service: its running wait(), or a new one."""
+        pending = _service_wait.begin_stop(self._wait)
+        self.service_instance.stop()
+        _service_wait.finish_stop(self.service_instance, pending)
 
     def terminate(self) -> None:
         with self._state_lock:
@@ -123,12 +148,14 @@ class ServiceWrapper(cotyledon.Service):
                 self.worker_id,
             )
             # At once, even while start() runs: a start() may serve until stop().
+            pending = _service_wait.begin_stop(self._wait)
             self.service_instance.stop()
             if not self._start_returned.is_set():
                 self._start_returned.wait()
                 # Stop what start() set going after the first stop().
+                pending = _service_wait.begin_stop(self._wait)
                 self.service_instance.stop()
-            self.service_instance.wait()
+            _service_wait.finish_stop(self.service_instance, pending)
         if self.conf is not None:
             # The value last read successfully (a bad one at SIGHUP was refused).
             _service_config.stop_executors(self._shutdown_timeout)
@@ -173,7 +200,7 @@ class ServiceWrapper(cotyledon.Service):
             if self.conf is not None:
                 try:
                     _service_config.reload_config(self.conf, self.restart_method)
-                    timeout = self.conf.graceful_shutdown_timeout
+                    timeout = _service_opts.check_shutdown_timeout(self.conf)
                 except Exception:
                     # cotyledon would end the worker with status 2, stop() never called.
                     LOG.exception(
@@ -195,10 +222,10 @@ class ServiceWrapper(cotyledon.Service):
                 self.service_instance.reset()
                 what = "reset its service"
             else:
-                self.service_instance.stop()
-                self.service_instance.wait()
+                self._stop_and_wait()
                 self.service_instance.reset()
                 self._started = False
+                self._wait = None
                 self._start_returned.clear()
                 restart = True
                 what = "is restarting its service"

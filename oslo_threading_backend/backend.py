@@ -9,7 +9,12 @@ oslo.service keeps working, with two differences:
   without eventlet);
 * selecting threading blocks eventlet for the rest of the process (see
   :mod:`oslo_threading_backend._eventlet_guard`), so the backend must be chosen
-  before importing libraries that import eventlet.
+  before importing libraries that import eventlet;
+* the backend is settled (:func:`settle_backend`) as soon as a module of ours
+  that imports futurist is imported, because futurist imports eventlet whenever
+  it is installed. An application that wants the eventlet backend, a default
+  hook or :func:`select_backend` calls it before importing
+  ``oslo_threading_backend.service`` (or any module but this one).
 
 Backends are classes registered in the entry point group
 ``oslo_threading_backend.backends`` under the :class:`BackendType` value they
@@ -35,6 +40,7 @@ from typing import Any
 from oslo_config import cfg
 
 from oslo_threading_backend import _eventlet_guard
+from oslo_threading_backend import _opt_registration
 
 LOG = logging.getLogger(__name__)
 
@@ -56,6 +62,7 @@ __all__ = [
     "register_backend_default_hook",
     "register_opts",
     "select_backend",
+    "settle_backend",
 ]
 
 
@@ -247,7 +254,8 @@ def init_backend(type_: BackendType | str) -> None:
     :raises ValueError: ``type_`` names no known backend.
     :raises BackendAlreadySelected: a different backend is already selected.
     :raises BackendNotAvailable: the backend's dependencies are not installed.
-    :raises RuntimeError: threading was selected but eventlet is already imported.
+    :raises RuntimeError: threading was selected but eventlet has monkey-patched
+        the process (eventlet merely imported gives one warning).
     """
     global _cached_backend, _cached_backend_type, _cached_components
     new_type = _coerce_type(type_, "init_backend() argument 'type_'")
@@ -293,6 +301,25 @@ def get_backend() -> BaseBackend:
             init_backend(type_)
         assert _cached_backend is not None  # nosec B101: for type checkers
         return _cached_backend
+
+
+def settle_backend() -> BackendType:
+    """Select the default backend (or the hook's choice) unless one is selected; return it.
+
+    Every module of this package that imports futurist calls this first (through
+    ``oslo_threading_backend._settle``): futurist imports eventlet whenever it is
+    installed, and in a threading process the eventlet block must be in place
+    before that. Nobody has to remember to call it; calling it again is cheap.
+
+    :raises RuntimeError: threading was chosen but eventlet has monkey-patched
+        the process.
+    """
+    selected = _cached_backend_type
+    if selected is not None:
+        return selected
+    get_backend()
+    assert _cached_backend_type is not None  # nosec B101: for type checkers
+    return _cached_backend_type
 
 
 def get_backend_type() -> BackendType | None:
@@ -343,7 +370,7 @@ def get_component(name: str) -> Any:
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register ``[DEFAULT] concurrency_backend`` on ``conf`` (idempotent)."""
-    conf.register_opts(_opts)
+    _opt_registration.register_missing(conf, _opts)
 
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
@@ -369,7 +396,8 @@ def select_backend(
     :raises TypeError, ValueError: an argument or the option has a bad value.
     :raises BackendAlreadySelected: a different backend is already selected.
     :raises BackendNotAvailable: eventlet was chosen but is not installed.
-    :raises RuntimeError: threading was chosen but eventlet is already imported.
+    :raises RuntimeError: threading was chosen but eventlet has monkey-patched
+        the process.
     """
     if env_var is not None and (not isinstance(env_var, str) or not env_var):
         raise TypeError(

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from oslo_config import cfg
 
+from oslo_threading_backend import _opt_registration
 from oslo_threading_backend import _thread_pool
 from oslo_threading_backend import pool_statistics
 
@@ -95,7 +96,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register the executor options on ``conf``; safe to call more than once."""
-    conf.register_opts(executor_opts)
+    _opt_registration.register_missing(conf, executor_opts)
 
 
 def set_conf(conf: cfg.ConfigOpts) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from oslo_config import cfg
 
+from oslo_threading_backend import _opt_registration
 from oslo_threading_backend import _thread_pool
 from oslo_threading_backend import backend
 from oslo_threading_backend.backend import UnsupportedBackendError
@@ -197,7 +198,7 @@ class PeriodicTasks(metaclass=_PeriodicTasksMeta):
         if not isinstance(conf, cfg.ConfigOpts):
             raise TypeError(f"conf must be an oslo_config.cfg.ConfigOpts, not {conf!r}")
         self.conf = conf
-        self.conf.register_opts(periodic_opts)
+        _opt_registration.register_missing(self.conf, periodic_opts)
         # Per instance: oslo.service's add_periodic_task changed the class, so a
         # task added to one manager ran on every instance.
         self._periodic_tasks = list(type(self)._periodic_tasks)

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from oslo_config import cfg
 
+from oslo_threading_backend import _opt_registration
 from oslo_threading_backend import _ticker
 from oslo_threading_backend import executors
 from oslo_threading_backend import pool_statistics
@@ -65,7 +66,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register the statistics option on ``conf``; safe to call more than once."""
-    conf.register_opts(process_stats_opts)
+    _opt_registration.register_missing(conf, process_stats_opts)
 
 
 def _read_proc_status(path: str = "/proc/self/status") -> dict[str, str]:

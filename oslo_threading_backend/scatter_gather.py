@@ -14,6 +14,12 @@ from concurrent import futures
 import logging
 from typing import Any
 
+# First: settles the backend, so that futurist (which imports eventlet whenever
+# it is installed) finds eventlet blocked in a threading process.
+from oslo_threading_backend import _settle  # noqa: F401
+
+# isort: split
+
 from futurist import waiters
 
 from oslo_threading_backend import executors

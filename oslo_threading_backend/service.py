@@ -17,7 +17,7 @@ from oslo_threading_backend._launchers import launch
 from oslo_threading_backend._service_base import Service
 from oslo_threading_backend._service_base import ServiceBase
 from oslo_threading_backend._service_base import Services
-from oslo_threading_backend._service_config import service_opts
+from oslo_threading_backend._service_opts import service_opts
 from oslo_threading_backend._signals import SignalExit
 from oslo_threading_backend._signals import SignalHandler
 from oslo_threading_backend._signals import Singleton

@@ -11,6 +11,12 @@ process inherits the handler (cotyledon does not touch SIGUSR2), and the dump na
 the process it comes from. A worker started with the 'spawn' start method inherits
 nothing and must call ``install(conf)`` itself.
 
+The application's signal handlers are its own: if the signal already has a Python
+handler when ``install()`` runs (nova, cinder and neutron put oslo.reports' Guru
+Meditation Report on SIGUSR2 at start), the thread dump steps aside, leaves that
+handler alone and logs so once; set ``thread_dump_signal`` to another signal to
+have both.
+
 Limits: Python runs signal handlers in the main thread, between bytecodes. A process
 whose main thread never returns from C code cannot run it; ``faulthandler.register()``
 (which writes to a file descriptor from C, not to the log) covers that case.
@@ -29,6 +35,8 @@ import types
 from typing import Any
 
 from oslo_config import cfg
+
+from oslo_threading_backend import _opt_registration
 
 LOG = logging.getLogger(__name__)
 
@@ -61,6 +69,8 @@ _END = "===== End of thread dump of {process} ====="
 
 # (signal number, the handler it replaced), set by install() in the main thread.
 _installed: tuple[int, Any] | None = None
+# (signal number, the application's handler) when install() stepped aside for it.
+_stepped_aside: tuple[int, Any] | None = None
 # Idents of the raw threads starting a dump thread, so a dump can name them.
 _starters: set[int] = set()
 
@@ -72,7 +82,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register the thread dump option on ``conf``; safe to call more than once."""
-    conf.register_opts(thread_dump_opts)
+    _opt_registration.register_missing(conf, thread_dump_opts)
 
 
 def parse_signal(value: str) -> signal.Signals | None:
@@ -208,9 +218,11 @@ def install(conf: cfg.ConfigOpts) -> int | None:
 
     Call from the main thread of the master before it forks workers (forked workers
     inherit the handler), or of the in-process runner. None when the option is empty
-    (a handler this module installed earlier is then removed). Calling it again
-    replaces the earlier installation. Raises ValueError for a bad signal name
-    (before anything is changed) and RuntimeError outside the main thread.
+    (a handler this module installed earlier is then removed), and None when the
+    signal has a Python handler of the application's: the dump steps aside and logs
+    it (once per handler, forked workers included). Calling it again replaces the
+    earlier installation. Raises ValueError for a bad signal name (before anything is
+    changed) and RuntimeError outside the main thread.
     """
     if not isinstance(conf, cfg.ConfigOpts):
         raise TypeError(f"conf must be an oslo_config.cfg.ConfigOpts, got {conf!r}")
@@ -218,20 +230,43 @@ def install(conf: cfg.ConfigOpts) -> int | None:
     signo = parse_signal(conf.thread_dump_signal or "")
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError("thread_dump.install() must be called from the main thread")
-    global _installed
+    global _installed, _stepped_aside
     if _installed is not None and (signo is None or _installed[0] != signo):
         uninstall()
     if signo is None:
         return None
+    current = signal.getsignal(signo)
+    if callable(current) and current is not _on_signal:
+        # The application's own handler (oslo.reports' Guru Meditation Report, ...),
+        # installed before us or over ours: it stays.
+        if _stepped_aside != (int(signo), current):
+            LOG.info(
+                "Thread dump steps aside on %s: the application handles it (%s); "
+                "set [DEFAULT] %s to another signal (%s) to have a thread dump too",
+                signo.name,
+                _describe_handler(current),
+                OPTION,
+                ", ".join(name for name in ALLOWED_SIGNALS if name != signo.name),
+            )
+        _stepped_aside = (int(signo), current)
+        _installed = None
+        return None
+    _stepped_aside = None
     if _installed is None:
         previous = signal.signal(signo, _on_signal)
         _installed = (int(signo), previous)
     else:
-        # Again on the same signal: put ours back if something replaced it, but keep
+        # Again on the same signal: put ours back if it was reset (SIG_DFL, SIG_IGN), but keep
         # the handler found the first time as the one uninstall() restores.
         signal.signal(signo, _on_signal)
     LOG.debug("Thread dump on %s installed in pid %d", signo.name, os.getpid())
     return int(signo)
+
+
+def _describe_handler(handler: Any) -> str:
+    module = getattr(handler, "__module__", None) or "?"
+    name = getattr(handler, "__qualname__", None) or type(handler).__qualname__
+    return f"{module}.{name}"
 
 
 def uninstall() -> None:
@@ -252,3 +287,8 @@ def uninstall() -> None:
 def installed_signal() -> int | None:
     """The signal number the dump is installed on in this process, or None."""
     return None if _installed is None else _installed[0]
+
+
+def stepped_aside_signal() -> int | None:
+    """The signal the dump left to the application's own handler, or None."""
+    return None if _stepped_aside is None else _stepped_aside[0]

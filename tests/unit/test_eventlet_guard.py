@@ -33,6 +33,14 @@ FAKE_EVENTLET = {
     "green/threading.py": "from threading import *  # noqa\n",
 }
 
+# Enough of oslo.service for init_backend("eventlet") (the adapter's checks).
+FAKE_OSLO_SERVICE = {
+    "oslo_service/__init__.py": "",
+    "oslo_service/backend/__init__.py": "",
+    "oslo_service/backend/_eventlet/__init__.py": "",
+}
+FAKE_EVENTLET_TREE = {f"eventlet/{relpath}": text for relpath, text in FAKE_EVENTLET.items()}
+
 
 @pytest.fixture(autouse=True)
 def _clean_backend():
@@ -104,13 +112,51 @@ def test_import_fails_with_message_in_process():
         import eventlet  # noqa: F401
 
 
-def test_poison_refuses_when_eventlet_already_imported(monkeypatch):
+def _fake_patcher(*patched: str) -> types.ModuleType:
+    patcher = types.ModuleType("eventlet.patcher")
+    patcher.is_monkey_patched = lambda module: module in patched
+    return patcher
+
+
+def test_poison_refuses_when_eventlet_has_monkey_patched(monkeypatch):
     fake = types.ModuleType("eventlet")
     fake.__file__ = "/somewhere/eventlet/__init__.py"
     monkeypatch.setitem(sys.modules, "eventlet", fake)
-    with pytest.raises(RuntimeError, match="already imported.*/somewhere/eventlet"):
+    monkeypatch.setitem(sys.modules, "eventlet.patcher", _fake_patcher("thread", "socket"))
+    with pytest.raises(
+        RuntimeError, match=r"monkey-patched this process \(thread, socket;"
+    ) as info:
         _eventlet_guard.poison()
+    assert "/somewhere/eventlet" in str(info.value)
+    assert "init_backend('eventlet')" in str(info.value)
     assert not _eventlet_guard.is_poisoned()
+
+
+def test_poison_warns_once_naming_the_importer_when_eventlet_is_only_imported(monkeypatch, caplog):
+    fake = types.ModuleType("eventlet")
+    fake.__path__ = []  # a package: its submodules are looked up on sys.meta_path
+    monkeypatch.setitem(sys.modules, "eventlet", fake)
+    monkeypatch.setitem(sys.modules, "eventlet.patcher", _fake_patcher())
+    importer = types.ModuleType("some_library._compat")
+    importer._eventlet = fake
+    monkeypatch.setitem(sys.modules, "some_library._compat", importer)
+    with caplog.at_level("WARNING", logger=_eventlet_guard.__name__):
+        _eventlet_guard.poison()
+        _eventlet_guard.poison()
+    warnings = [r for r in caplog.records if r.name == _eventlet_guard.__name__]
+    assert len(warnings) == 1, warnings
+    message = warnings[0].getMessage()
+    assert "eventlet is imported (by some_library._compat)" in message
+    assert "has not monkey-patched" in message
+    # No block: the library that imported eventlet may import its submodules.
+    assert not _eventlet_guard.is_poisoned()
+
+
+def test_monkey_patched_modules_imports_nothing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "eventlet", types.ModuleType("eventlet"))
+    monkeypatch.delitem(sys.modules, "eventlet.patcher", raising=False)
+    assert _eventlet_guard.monkey_patched_modules() == []
+    assert "eventlet.patcher" not in sys.modules
 
 
 def test_none_in_sys_modules_does_not_count_as_imported(monkeypatch):
@@ -202,7 +248,28 @@ def test_futurist_imports_and_works_without_eventlet(fake_eventlet_path):
     assert lines == ["False 6 False"]
 
 
-def test_eventlet_imported_first_makes_selection_fail(fake_eventlet_path):
+def test_eventlet_imported_first_gives_one_warning_and_threading(fake_eventlet_path):
+    proc = run_python(
+        """
+        import eventlet
+        from oslo_threading_backend import backend
+        backend.select_backend(env_var="OS_TEST_DISABLE_EVENTLET_PATCHING")
+        print("selected:", backend.get_backend_type())
+        """,
+        fake_eventlet_path,
+        OS_TEST_DISABLE_EVENTLET_PATCHING="true",
+    )
+    assert assert_ok(proc) == ["selected: BackendType.THREADING"]
+    warnings = [line for line in proc.stderr.splitlines() if "eventlet is imported" in line]
+    assert len(warnings) == 1, proc.stderr
+    assert "eventlet is imported (by __main__)" in warnings[0]
+
+
+def test_eventlet_monkey_patched_first_makes_selection_fail(fake_eventlet_path):
+    (fake_eventlet_path / "eventlet" / "__init__.py").write_text("from eventlet import patcher\n")
+    (fake_eventlet_path / "eventlet" / "patcher.py").write_text(
+        "def is_monkey_patched(module):\n    return module in ('thread', 'time')\n"
+    )
     lines = assert_ok(
         run_python(
             """
@@ -218,9 +285,93 @@ def test_eventlet_imported_first_makes_selection_fail(fake_eventlet_path):
             OS_TEST_DISABLE_EVENTLET_PATCHING="true",
         )
     )
-    assert lines[0].startswith("RuntimeError | eventlet is already imported")
-    assert "select the threading backend before importing" in lines[0]
+    assert lines[0].startswith(
+        "RuntimeError | eventlet has monkey-patched this process (thread, time;"
+    )
     assert lines[1] == "selected: None"
+
+
+def test_importing_a_module_that_imports_futurist_settles_threading(fake_eventlet_path):
+    lines = assert_ok(
+        run_python(
+            """
+            import sys
+            from oslo_threading_backend import service
+            from oslo_threading_backend import backend
+            from futurist import _utils
+            print(backend.get_backend_type(), _utils.EVENTLET_AVAILABLE, "eventlet" in sys.modules)
+            """,
+            fake_eventlet_path,
+        )
+    )
+    assert lines == ["BackendType.THREADING False False"]
+
+
+def test_eventlet_selected_before_import_is_kept(tmp_path):
+    # init_backend('eventlet') before our other modules: the settle keeps it.
+    for relpath, text in {**FAKE_EVENTLET_TREE, **FAKE_OSLO_SERVICE}.items():
+        target = tmp_path / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    lines = assert_ok(
+        run_python(
+            """
+            from oslo_threading_backend import backend
+            backend.init_backend("eventlet")
+            from oslo_threading_backend import executors
+            from futurist import _utils
+            print(backend.get_backend_type(), _utils.EVENTLET_AVAILABLE)
+            """,
+            tmp_path,
+        )
+    )
+    assert lines == ["BackendType.EVENTLET True"]
+
+
+def test_default_hook_registered_before_import_decides(fake_eventlet_path):
+    lines = assert_ok(
+        run_python(
+            """
+            from oslo_threading_backend import backend
+            backend.register_backend_default_hook(lambda: backend.BackendType.THREADING)
+            from oslo_threading_backend import scatter_gather
+            print(backend.get_backend_type())
+            """,
+            fake_eventlet_path,
+        )
+    )
+    assert lines == ["BackendType.THREADING"]
+
+
+def test_every_module_importing_futurist_settles_first():
+    # A module of ours that imports futurist (or a module importing it) before
+    # _settle would load eventlet where it is installed.
+    import ast
+
+    package = REPO_ROOT / "oslo_threading_backend"
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        names = []
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                names.extend(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names.extend(
+                    f"{node.module}.{alias.name}"
+                    if node.module == "oslo_threading_backend"
+                    else node.module
+                    for alias in node.names
+                )
+        futurist = [i for i, n in enumerate(names) if n.split(".")[0] == "futurist"]
+        if futurist:
+            settle = (
+                names.index("oslo_threading_backend._settle")
+                if ("oslo_threading_backend._settle" in names)
+                else None
+            )
+            assert settle is not None and settle < futurist[0], (
+                f"{path.name} imports futurist without importing _settle first"
+            )
 
 
 def test_reset_backend_lifts_the_poison(fake_eventlet_path):

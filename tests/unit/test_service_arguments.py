@@ -70,7 +70,10 @@ def test_start_method_is_checked_by_every_forking_launcher(conf):
 
 
 def test_service_that_is_not_a_service_base_is_a_type_error(conf):
-    message = r"service must be an instance of .*ServiceBase, not object"
+    message = (
+        r"service must implement oslo.service's ServiceBase contract \(start, stop, wait, "
+        r"reset\): object .* has no callable start, stop, wait, reset"
+    )
     with pytest.raises(TypeError, match=message):
         service.launch(conf, object())
     with pytest.raises(TypeError, match=message):

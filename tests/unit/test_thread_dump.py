@@ -281,3 +281,43 @@ def test_forked_child_inherits_the_handler(conf, tmp_path):
     # The child's threads, not the parent's.
     assert "parent-only" not in text
     assert "in test_forked_child_inherits_the_handler" in text
+
+
+def test_install_steps_aside_for_the_applications_handler_and_says_so(conf, caplog):
+    got = threading.Event()
+
+    def app_handler(signo, frame):
+        got.set()
+
+    signal.signal(signal.SIGUSR2, app_handler)
+    with caplog.at_level(logging.INFO, logger=thread_dump.__name__):
+        assert thread_dump.install(conf) is None
+        assert thread_dump.install(conf) is None  # said once per handler
+    assert signal.getsignal(signal.SIGUSR2) is app_handler
+    assert thread_dump.installed_signal() is None
+    assert thread_dump.stepped_aside_signal() == signal.SIGUSR2
+    said = [r.getMessage() for r in caplog.records if "steps aside" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "SIGUSR2: the application handles it (" in said[0]
+    assert "app_handler" in said[0] and "thread_dump_signal" in said[0]
+    os.kill(os.getpid(), signal.SIGUSR2)
+    assert got.wait(WAIT)
+
+
+def test_a_handler_the_application_put_over_ours_stays_on_reinstall(conf):
+    assert thread_dump.install(conf) == signal.SIGUSR2
+
+    def app_handler(signo, frame):
+        pass
+
+    signal.signal(signal.SIGUSR2, app_handler)
+    assert thread_dump.install(conf) is None
+    assert signal.getsignal(signal.SIGUSR2) is app_handler
+
+
+def test_ignored_or_default_signal_is_not_an_application_handler(conf):
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    assert thread_dump.install(conf) == signal.SIGUSR2
+    assert thread_dump.stepped_aside_signal() is None
+    thread_dump.uninstall()
+    assert signal.getsignal(signal.SIGUSR2) == signal.SIG_IGN

@@ -91,6 +91,8 @@ class AppService(service.Service):
         super().stop(graceful)
 
     def wait(self):
+        # Called after start() while the service runs, as oslo.service does.
+        self.emit("wait-begin")
         super().wait()
         self.emit("stopped")
 
@@ -99,6 +101,19 @@ class AppService(service.Service):
         self.emit("resetting", value=value)
         time.sleep(self.args.reset_seconds)
         self.emit("reset", value=value)
+
+
+class _Version:
+    """What oslo.reports asks of a project's version object."""
+
+    def vendor_string(self):
+        return "tests"
+
+    def product_string(self):
+        return "service_app"
+
+    def version_string_with_package(self):
+        return "1.0"
 
 
 def main(argv=None):
@@ -120,6 +135,12 @@ def main(argv=None):
     parser.add_argument("--start-blocks", action="store_true")
     parser.add_argument("--reset-seconds", type=float, default=0.0)
     parser.add_argument("--linger-after-wait", type=float, default=0.0)
+    parser.add_argument(
+        "--app-sigusr2",
+        choices=["none", "plain", "gmr"],
+        default="none",
+        help="the application's own SIGUSR2 handler, installed before the launcher",
+    )
     args, rest = parser.parse_known_args(argv)
 
     conf = cfg.ConfigOpts()
@@ -137,6 +158,14 @@ def main(argv=None):
 
         main.keep = argparse.Namespace()  # any weak-referenceable object
         multiprocessing.util.register_after_fork(main.keep, slow_setup)
+
+    if args.app_sigusr2 == "plain":
+        signal.signal(signal.SIGUSR2, lambda *_: emit(args.events, "app-sigusr2"))
+    elif args.app_sigusr2 == "gmr":
+        # As nova, cinder and neutron do at start.
+        from oslo_reports import guru_meditation_report as gmr
+
+        gmr.TextGuruMeditation.setup_autorun(_Version())
 
     svc = AppService(conf, args)
     if args.launcher == "launch":

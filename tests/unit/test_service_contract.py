@@ -1,0 +1,172 @@
+"""Any object with oslo.service's ServiceBase contract is a service; wait() follows start()."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import threading
+
+from oslo_config import cfg
+import pytest
+
+from oslo_threading_backend import _service_wait
+from oslo_threading_backend import service
+
+TIMEOUT = 10
+
+
+def _installed(distribution: str) -> bool:
+    try:
+        importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+@pytest.fixture
+def conf():
+    c = cfg.ConfigOpts()
+    c([])
+    return c
+
+
+class Duck:
+    """Not derived from any ServiceBase: start/stop/wait/reset only."""
+
+    def __init__(self, wait_blocks: bool = True) -> None:
+        self.calls: list[str] = []
+        self.wait_blocks = wait_blocks
+        self.stopped = threading.Event()
+        self.waiting = threading.Event()
+
+    def start(self):
+        self.calls.append("start")
+
+    def stop(self):
+        self.calls.append("stop")
+        self.stopped.set()
+
+    def wait(self):
+        self.calls.append("wait")
+        self.waiting.set()
+        if self.wait_blocks:
+            self.stopped.wait(TIMEOUT)
+        self.calls.append("wait-returned")
+
+    def reset(self):
+        self.calls.append("reset")
+        self.stopped.clear()  # a restart's wait() blocks until the next stop
+
+
+class HalfService:
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+
+def test_a_duck_typed_service_is_a_service_base():
+    assert isinstance(Duck(), service.ServiceBase)
+    assert not isinstance(HalfService(), service.ServiceBase)
+    assert not isinstance(object(), service.ServiceBase)
+
+
+def test_missing_methods_are_named(conf):
+    with pytest.raises(TypeError, match=r"HalfService .* has no callable wait, reset"):
+        service.launch(conf, HalfService())
+
+
+def test_a_class_instead_of_an_instance_is_refused(conf):
+    with pytest.raises(TypeError, match=r"service must be a service instance, not the class Duck"):
+        service.ProcessLauncher(conf).launch_service(Duck)
+
+
+def test_non_callable_contract_attribute_is_refused(conf):
+    svc = Duck()
+    svc.reset = "not callable"
+    with pytest.raises(TypeError, match=r"has no callable reset"):
+        service.ServiceWrapper(0, svc)
+
+
+@pytest.mark.skipif(not _installed("oslo.service"), reason="oslo.service is not installed")
+def test_oslo_service_servicebase_both_ways(conf):
+    from oslo_service.backend import base as oslo_base
+
+    class Theirs(oslo_base.ServiceBase):
+        def start(self):
+            pass
+
+        def stop(self):
+            pass
+
+        def wait(self):
+            pass
+
+        def reset(self):
+            pass
+
+    assert isinstance(Theirs(), service.ServiceBase)
+    assert isinstance(service.Service(), oslo_base.ServiceBase)
+    assert issubclass(service.ServiceBase, oslo_base.ServiceBase)
+    assert not issubclass(oslo_base.ServiceBase, service.ServiceBase)  # abstract, no cycle
+    launcher = service.launch(conf, Theirs(), no_fork=True)
+    launcher.stop()
+    assert launcher.wait() == 0
+
+
+def test_no_fork_calls_wait_while_running_and_stop_awaits_it(conf):
+    svc = Duck()
+    launcher = service.ProcessLauncher(conf, no_fork=True)
+    launcher.launch_service(svc)
+    assert svc.waiting.wait(TIMEOUT)  # wait() runs before any stop
+    assert svc.calls == ["start", "wait"]
+    launcher.stop()
+    assert launcher.wait() == 0
+    # One wait() per start(): the stop awaited the running one.
+    assert svc.calls == ["start", "wait", "stop", "wait-returned"]
+
+
+def test_a_wait_that_returned_early_is_called_again_after_stop(conf):
+    # A wait() that returns at once (nothing to wait for yet) does not see the
+    # stop through: a stop is always followed by a wait().
+    svc = Duck(wait_blocks=False)
+    launcher = service.ProcessLauncher(conf, no_fork=True)
+    launcher.launch_service(svc)
+    assert svc.waiting.wait(TIMEOUT)
+    launcher.stop()
+    assert launcher.wait() == 0
+    assert svc.calls == ["start", "wait", "wait-returned", "stop", "wait", "wait-returned"]
+
+
+def test_no_fork_reload_restart_waits_for_the_running_wait_then_starts_again(conf):
+    svc = Duck()
+    launcher = service.ProcessLauncher(conf, no_fork=True, restart_method="reload")
+    launcher.launch_service(svc)
+    assert svc.waiting.wait(TIMEOUT)
+    launcher._runner.restart()
+    launcher.stop()
+    assert launcher.wait() == 0
+    assert svc.calls[:6] == ["start", "wait", "stop", "wait-returned", "reset", "start"]
+    assert svc.calls.count("start") == svc.calls.count("wait") == 2
+
+
+def test_service_wait_begin_stop_reports_whether_it_still_runs():
+    svc = Duck()
+    wait = _service_wait.ServiceWait(svc, "test")
+    thread = wait.call_in_thread()
+    assert svc.waiting.wait(TIMEOUT)
+    assert wait.begin_stop() is True
+    svc.stop()
+    assert wait.returned(TIMEOUT)
+    thread.join(TIMEOUT)
+    done = _service_wait.ServiceWait(Duck(wait_blocks=False), "test")
+    assert done.call() is None
+    assert done.begin_stop() is False  # already returned: the stopper calls wait()
+
+
+def test_an_exception_from_wait_before_stop_is_returned():
+    class Failing(Duck):
+        def wait(self):
+            raise RuntimeError("broken")
+
+    assert isinstance(_service_wait.ServiceWait(Failing(), "test").call(), RuntimeError)
