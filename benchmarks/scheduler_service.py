@@ -1,7 +1,7 @@
 """A scheduler-like service, written once against the oslo.service API.
 
 Every variant runs this same code: ``_api.select()`` decides what ``service``,
-``loopingcall`` and ``scatter_gather`` are. In each worker:
+``loopingcall``, ``scatter_gather`` and ``request_pool`` are. In each worker:
 
 - a periodic task refreshes the host state: a scatter-gather over 5 cells, each
   answering with ~1 MB of host records after 10 ms of I/O (nova's scheduler
@@ -9,7 +9,11 @@ Every variant runs this same code: ``_api.select()`` decides what ``service``,
 - request threads each serve a request every 50 ms: a scatter-gather over the
   cells (2 ms of I/O each, a few records back) and a pass over the host state;
 - under load, a 50 ms FixedIntervalLoopingCall measures its own lateness for 10 s,
-  then how long ``stop()`` takes to end it.
+  then how long ``stop()`` takes to end it;
+- ``shaped`` (the scheduler-shaped run): each request thread is a client whose
+  call is dispatched on the RPC-style request pool (64 threads), and the request
+  reads 400 host records from each cell on the scatter-gather pool, as nova's
+  select_destinations reads the compute nodes of every cell.
 
 Idle, the request threads wait for requests that never come and the periodic task
 sleeps. Events (serving, looping-call figures, stopped) are JSON lines written to
