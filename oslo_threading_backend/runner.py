@@ -23,6 +23,7 @@ import logging as std_logging
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import NoReturn
 
@@ -30,7 +31,13 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from oslo_threading_backend import backend
-from oslo_threading_backend import service
+
+if TYPE_CHECKING:
+    from oslo_threading_backend import service
+
+# oslo_threading_backend.service is imported only once the backend is selected:
+# importing it settles the backend (the default, threading) so that futurist
+# does not import eventlet, which would leave the config's choice unheard.
 
 LOG = logging.getLogger(__name__)
 
@@ -167,6 +174,8 @@ def load_factory(target: str) -> Any:
 
 def make_service(target: str, factory: Any, conf: cfg.ConfigOpts) -> service.ServiceBase:
     """``factory(conf)``, checked to be a ServiceBase (UsageError otherwise)."""
+    from oslo_threading_backend import service
+
     svc = factory(conf)
     if not isinstance(svc, service.ServiceBase):
         raise UsageError(
@@ -256,6 +265,8 @@ def run(argv: list[str]) -> int:
                 f"{PROG}: error: {args.target}(conf) failed: {type(exc).__name__}: {exc}\n"
             )
             return 1
+        from oslo_threading_backend import service
+
         launcher = service.launch(
             conf,
             svc,

@@ -36,6 +36,18 @@ def test_a_bad_target_is_one_line_on_stderr_and_status_2(tmp_path, args, message
     assert message in lines[0]
 
 
+def _eventlet_backend_installed() -> bool:
+    import importlib.metadata
+
+    try:
+        for name in ("eventlet", "oslo.service"):
+            importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(_eventlet_backend_installed(), reason="eventlet and oslo.service installed")
 def test_eventlet_backend_in_the_config_without_eventlet_is_one_line_and_status_2(tmp_path):
     conf = tmp_path / "eventlet.conf"
     conf.write_text("[DEFAULT]\nconcurrency_backend = eventlet\n")
@@ -47,6 +59,21 @@ def test_eventlet_backend_in_the_config_without_eventlet_is_one_line_and_status_
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("oslo-threading-run: error: cannot select the threading backend")
     assert lines[0].count("install oslo.service and eventlet") == 1
+
+
+@pytest.mark.skipif(not _eventlet_backend_installed(), reason="eventlet or oslo.service missing")
+def test_eventlet_backend_in_the_config_with_eventlet_installed_is_one_line_and_status_2(
+    tmp_path,
+):
+    conf = tmp_path / "eventlet.conf"
+    conf.write_text("[DEFAULT]\nconcurrency_backend = eventlet\n")
+
+    done = run_command(ECHO, "--config-file", str(conf), cwd=tmp_path)
+
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "runs services on native threads, but [DEFAULT] concurrency_backend chose" in lines[0]
 
 
 def test_runs_the_factory_in_n_workers_with_options_it_registers_itself(runner_process):
