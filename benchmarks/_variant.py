@@ -21,8 +21,8 @@ import _api
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 GATHER_WIDTH = 5
-GATHER_REPEATS = 10
-GATHER_CYCLES_PER_REPEAT = 1000  # 10 x 1000 = the 10000 cycles of the leak check
+GATHER_REPEATS = 20
+GATHER_CYCLES_PER_REPEAT = 500  # 20 x 500 = the 10000 cycles of the leak check
 LOOPING_CYCLES = 1000
 STOP_SAMPLES = 3
 STOP_INTERVAL = 1.0
