@@ -99,13 +99,16 @@ class InProcessRunner:
     def restart(self) -> None:
         """SIGHUP: reload or mutate the config, then reset (and for 'reload' restart) services."""
         try:
-            _service_config.reload_config(self.conf, self.restart_method)
+            refused = _service_config.reload_config(self.conf, self.restart_method)
             self._shutdown_timeout = _service_opts.check_shutdown_timeout(self.conf)
         except Exception:
             LOG.exception(
                 "Could not %s the config; the services keep running on the values they had",
                 self.restart_method,
             )
+            return
+        if refused is not None:
+            LOG.error("The new config is refused, the services keep the old one: %s", refused)
             return
         if self.restart_method == "reload":
             self._stop_services()
@@ -178,6 +181,25 @@ class InProcessRunner:
                     return
                 self._restart_again = False  # another SIGHUP came meanwhile
 
+    def _current_shutdown_timeout(self) -> int:
+        """Read when the stop starts, as the forking launcher's master does at wait().
+
+        An application may set it after the launcher was built; a value that
+        no longer converts (a bad file reloaded at SIGHUP) leaves the last good one.
+        """
+        try:
+            self._shutdown_timeout = _service_opts.check_shutdown_timeout(self.conf)
+        except Exception as exc:  # oslo.config raises its own errors and ValueError
+            reason = f"{type(exc).__name__}: {exc}"
+        else:
+            return self._shutdown_timeout
+        LOG.warning(
+            "graceful_shutdown_timeout cannot be read (%s); using %d s",
+            reason,
+            self._shutdown_timeout,
+        )
+        return self._shutdown_timeout
+
     def _queue_signal(self, signo: int, frame: types.FrameType | None) -> None:
         self._events.put(signo)
 
@@ -190,7 +212,7 @@ class InProcessRunner:
                 signal.SIGINT,
                 lambda signo, frame: _fast_exit("Caught SIGINT during the graceful stop, exiting"),
             )
-        timeout = self._shutdown_timeout
+        timeout = self._current_shutdown_timeout()
         deadline = None
         if timeout > 0:
             deadline = threading.Timer(

@@ -91,6 +91,17 @@ def _check_spawnable(service: _service_base.ServiceBase, conf: cfg.ConfigOpts) -
             ) from exc
 
 
+def _reload_or_keep(conf: cfg.ConfigOpts, restart_method: str) -> bool:
+    """restart() of a launcher whose services run here: False if the config was refused."""
+    refused = _service_config.reload_config(conf, restart_method)
+    if refused is not None:
+        LOG.error(
+            "restart(): the new config is refused, the services keep the old one: %s", refused
+        )
+        return False
+    return True
+
+
 class Launcher:
     """Run services on threads of this process; no signals, no workers."""
 
@@ -117,8 +128,8 @@ class Launcher:
         self.services.wait()
 
     def restart(self) -> None:
-        _service_config.reload_config(self.conf, self.restart_method)
-        self.services.restart()
+        if _reload_or_keep(self.conf, self.restart_method):
+            self.services.restart()
 
 
 class _ForkingLauncher:
@@ -202,14 +213,24 @@ class _ForkingLauncher:
             self._finished.set()
         return 0  # pragma: no cover - run() only ends by SystemExit
 
-    def _on_master_reload(self) -> None:
+    def _on_master_reload(self) -> bool:
+        """SIGHUP in the master; False (the config refused) means no worker is signalled."""
         # Workers forked from now on start from the master's copy of the config.
-        _service_config.reload_config(self.conf, self.restart_method)
+        refused = _service_config.reload_config(self.conf, self.restart_method)
+        if refused is not None:
+            LOG.error(
+                "SIGHUP: the new config is refused, the master (pid %d) and its workers "
+                "keep the old one: %s",
+                os.getpid(),
+                refused,
+            )
+            return False
         if self._master is not None:
             self._master.graceful_shutdown_timeout = _service_opts.check_shutdown_timeout(
                 self.conf
             )
         _service_config.log_options(self.conf)
+        return True
 
     def stop(self) -> None:
         """Graceful shutdown, as on SIGTERM; from another thread it waits for it to end."""
@@ -228,7 +249,8 @@ class _ForkingLauncher:
         if running:
             os.kill(os.getpid(), signal.SIGHUP)
             return
-        _service_config.reload_config(self.conf, self.restart_method)
+        if not _reload_or_keep(self.conf, self.restart_method):
+            return
         for service, _workers in self._pending:
             service.reset()
 

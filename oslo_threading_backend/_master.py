@@ -2,6 +2,7 @@
 
 Everything here runs in the master. Each override names the cotyledon 2.2.0
 behaviour it replaces; tests/functional prove each one with real workers.
+``_cotyledon_compat`` lists the private names these overrides rely on.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import cotyledon
 
+from oslo_threading_backend import _cotyledon_compat
 from oslo_threading_backend import _exit
 from oslo_threading_backend import _fork_guard
 from oslo_threading_backend import _logflush
@@ -39,22 +41,31 @@ class Master(cotyledon.ServiceManager):
         graceful_shutdown_timeout: int,
         mp_context: multiprocessing.context.BaseContext,
         wait_interval: float,
-        on_reload: Callable[[], None] | None = None,
+        on_reload: Callable[[], bool] | None = None,
     ) -> None:
+        """``on_reload`` runs first at SIGHUP; False means the new config was refused."""
+        # Before cotyledon acts on this process (title, setsid, signal handlers).
+        _cotyledon_compat.check_manager_class()
         super().__init__(
             wait_interval=wait_interval,
             graceful_shutdown_timeout=graceful_shutdown_timeout,
             mp_context=mp_context,
         )
+        _cotyledon_compat.check_manager_instance(self)
         if mp_context.get_start_method() == "spawn":
             _start_resource_tracker_ignoring_sighup()
         self.channel = _worker_channel.WorkerChannel(mp_context)
         self._ready_sent = threading.Event()
         self._watchdog: systemd.Watchdog | None = None
+        self._on_reload = on_reload
+        # Which workers the last SIGHUP reached, and how many SIGHUPs so far:
+        # a worker forked during a reload but registered after it is signalled
+        # by _start_worker() (a group signal used to reach it in the kernel).
+        self._forward_lock = threading.Lock()
+        self._reloads = 0
+        self._reached_by_reload: set[int] = set()
         # First hook, so that no other hook failing can keep signals held.
         self.register_hooks(on_new_worker=_fork_guard.release_held_signals)
-        if on_reload is not None:
-            self.register_hooks(on_reload=on_reload)
 
     @property
     def graceful_shutdown_timeout(self) -> int:
@@ -119,13 +130,57 @@ class Master(cotyledon.ServiceManager):
             self._ready_sent.set()
             systemd.notify_state(systemd.READY)
 
+    # cotyledon 2.2.0 forwards SIGHUP (and SIGINT, in _fast_exit) with
+    # os.killpg(0, ...), to the master's whole process group. Its os.setsid()
+    # fails silently when the master already leads a group (first command of
+    # a shell pipeline, a shell-less container entry point, PID 1), and that
+    # group then holds processes the master did not start: `prog | tee log`
+    # lost its tee at SIGHUP. Signals go to the workers by pid instead.
+    def _signal_workers(self, signo: int) -> set[int]:
+        """Send ``signo`` to every worker cotyledon tracks; returns their pids."""
+        pids = set(self.worker_pids())
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):  # died meanwhile: respawned
+                os.kill(pid, signo)
+        return pids
+
     def _reload(self) -> None:
         systemd.notify_state(systemd.reloading_state())
-        self.channel.count_reload()
-        super()._reload()
+        try:
+            accepted = self._on_reload is None or self._on_reload()
+        except Exception:
+            LOG.exception("Error while reloading the master's config")
+            accepted = True  # as cotyledon, which logs a failing hook and goes on
+        if accepted:
+            self.channel.count_reload()
+            self._run_hooks("reload")
+            # Reset forktimes to respawn services quickly (as cotyledon does).
+            self._forktimes = []
+            with self._forward_lock:
+                self._reloads += 1
+                self._reached_by_reload = self._signal_workers(signal.SIGHUP)
         # During start-up READY=1 waits for the workers' start(), as ever.
         if self._ready_sent.is_set():
             systemd.notify_state(systemd.READY)
+
+    def _fast_exit(
+        self,
+        signo: Any = None,
+        frame: Any = None,
+        reason: str = "Caught SIGINT signal, instantaneous exiting",
+    ) -> None:
+        """SIGINT (or cotyledon's SIGALRM): SIGINT to each worker, exit 1 at once."""
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        try:
+            LOG.info(reason)
+            self._signal_workers(signal.SIGINT)
+            _logflush.flush_all()
+            # As cotyledon: a worker whose pipe to the master breaks first
+            # stops gracefully (SIGTERM) instead of exiting at once.
+            time.sleep(0.1)
+        finally:
+            os._exit(1)
 
     # cotyledon 2.2.0 arms signal.alarm() in the master at SIGTERM, but acts
     # on SIGALRM only in its select loop, while the master sits in join():
@@ -195,19 +250,33 @@ class Master(cotyledon.ServiceManager):
         self._forktimes.append(time.time())
 
     def _start_worker(self, service_id: Any, worker_id: Any) -> None:
+        reloads = self._reloads
+        before = {process for process, _pid in self._workers()}
         try:
             with _fork_guard.forking_worker():
                 super()._start_worker(service_id, worker_id)
         except _ShuttingDown:
             LOG.debug("Shutting down: worker %s not started", worker_id)
+            return
+        with self._forward_lock:
+            if self._reloads == reloads:
+                return
+            # A SIGHUP came while this worker was forked: it may hold the
+            # config of before, and the SIGHUP did not know its pid yet.
+            for process, pid in self._workers():
+                if process not in before and pid not in self._reached_by_reload:
+                    self._reached_by_reload.add(pid)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGHUP)
 
 
 def _start_resource_tracker_ignoring_sighup() -> None:
     """multiprocessing's resource tracker (a child of the master with 'spawn').
 
-    cotyledon sends SIGHUP to the whole process group; the tracker ignores only
-    SIGINT and SIGTERM, so it died and was relaunched, losing track of what it
-    held. An ignored disposition survives its exec.
+    The master signals its workers by pid, but an operator's ``kill -HUP
+    -<pgid>`` still reaches the whole group; the tracker ignores only SIGINT
+    and SIGTERM, so it died and was relaunched, losing track of what it held.
+    An ignored disposition survives its exec.
     """
     from multiprocessing import resource_tracker
 

@@ -13,6 +13,8 @@ import threading
 import types
 from typing import Any
 
+from oslo_threading_backend import _oslo_service_classes
+
 SignalCallback = Callable[[int, types.FrameType | None], Any]
 
 
@@ -45,11 +47,12 @@ def is_sighup_and_daemon(signo: int, signal_handler: SignalHandler | None = None
     return handler.is_signal_supported("SIGHUP") and signo == signal.SIGHUP and is_daemon()
 
 
-class SignalExit(SystemExit):
+class SignalExit(*_oslo_service_classes.base("SignalExit"), SystemExit):
     """A SystemExit that remembers which signal caused it."""
 
     def __init__(self, signo: int, exccode: int = 1) -> None:
-        super().__init__(exccode)
+        # Not super(): oslo.service's SignalExit, when it is a base, takes signo first.
+        SystemExit.__init__(self, exccode)
         self.signo = signo
 
 

@@ -199,7 +199,7 @@ class ServiceWrapper(cotyledon.Service):
                 return False
             if self.conf is not None:
                 try:
-                    _service_config.reload_config(self.conf, self.restart_method)
+                    refused = _service_config.reload_config(self.conf, self.restart_method)
                     timeout = _service_opts.check_shutdown_timeout(self.conf)
                 except Exception:
                     # cotyledon would end the worker with status 2, stop() never called.
@@ -207,6 +207,15 @@ class ServiceWrapper(cotyledon.Service):
                         "Worker %d could not %s its config; it keeps running on the values it had",
                         self.worker_id,
                         self.restart_method,
+                    )
+                    return True
+                if refused is not None:
+                    # The service is neither reset nor restarted.
+                    LOG.error(
+                        "Worker %d (pid %d): the new config is refused, it keeps the old one: %s",
+                        self.worker_id,
+                        os.getpid(),
+                        refused,
                     )
                     return True
                 # cotyledon reads this when the next SIGTERM arms the worker's alarm.

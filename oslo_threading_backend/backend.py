@@ -41,6 +41,7 @@ from oslo_config import cfg
 
 from oslo_threading_backend import _eventlet_guard
 from oslo_threading_backend import _opt_registration
+from oslo_threading_backend import _oslo_service_classes
 
 LOG = logging.getLogger(__name__)
 
@@ -106,11 +107,13 @@ _opts = [
 ]
 
 
-class BackendAlreadySelected(Exception):
+class BackendAlreadySelected(*_oslo_service_classes.base("BackendAlreadySelected"), Exception):
     """init_backend() was asked for a different backend than the one in use."""
 
 
-class BackendComponentNotAvailable(KeyError):
+class BackendComponentNotAvailable(
+    *_oslo_service_classes.base("BackendComponentNotAvailable"), KeyError
+):
     """The selected backend does not provide the requested component.
 
     A ``KeyError`` too, so oslo.service-style ``except KeyError`` keeps working.
@@ -125,7 +128,7 @@ class BackendNotAvailable(ImportError):
     """The chosen backend cannot be loaded (usually: its dependencies are missing)."""
 
 
-class UnsupportedBackendError(Exception):
+class UnsupportedBackendError(*_oslo_service_classes.base("UnsupportedBackendError"), Exception):
     """A component was used with a backend it does not support (as in oslo.service)."""
 
     def __init__(self, message: str | None = None) -> None:

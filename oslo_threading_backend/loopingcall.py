@@ -26,6 +26,8 @@ import time
 from typing import Any
 import weakref
 
+from oslo_threading_backend import _oslo_service_classes
+
 LOG = logging.getLogger(__name__)
 
 #: oslo.log's TRACE level: the per-iteration "sleeping for" line is below DEBUG.
@@ -52,7 +54,7 @@ __all__ = [
 ]
 
 
-class LoopingCallDone(Exception):
+class LoopingCallDone(*_oslo_service_classes.base("LoopingCallDone"), Exception):
     """Raised by the looped function to end the call normally.
 
     Its ``retvalue`` is what ``wait()`` returns, much as StopIteration ends a
@@ -64,7 +66,12 @@ class LoopingCallDone(Exception):
         self.retvalue = retvalue
 
 
-class LoopingCallTimeOut(Exception):
+# oslo.service's own LoopingCallDone (code written for it raises it) ends a
+# call as ours does; ours is a subclass of it when oslo.service is installed.
+_DONE = (LoopingCallDone, *_oslo_service_classes.base("LoopingCallDone"))
+
+
+class LoopingCallTimeOut(*_oslo_service_classes.base("LoopingCallTimeOut"), Exception):
     """The call ran past its ``timeout``; ``wait()`` raises it."""
 
 
@@ -296,7 +303,7 @@ class LoopingCallBase:
                 started = _now()
                 try:
                     result = self.f(*self.args, **self.kw)
-                except LoopingCallDone:
+                except _DONE:
                     raise
                 except Exception:
                     if stop_on_exception:
@@ -310,8 +317,8 @@ class LoopingCallBase:
                 idle = idle_for(result, elapsed)
                 LOG.log(_TRACE, "%s %r sleeping for %.02f seconds", kind, func_name, idle)
                 self._sleep(idle)
-        except LoopingCallDone as exc:
-            value = exc.retvalue
+        except _DONE as exc:
+            value = getattr(exc, "retvalue", True)
         except BaseException as exc:
             # BaseException too: a SystemExit here would otherwise end the thread
             # silently and leave every wait() blocked forever.

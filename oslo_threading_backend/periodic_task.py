@@ -21,6 +21,7 @@ from typing import Any
 from oslo_config import cfg
 
 from oslo_threading_backend import _opt_registration
+from oslo_threading_backend import _oslo_service_classes
 from oslo_threading_backend import _thread_pool
 from oslo_threading_backend import backend
 from oslo_threading_backend.backend import UnsupportedBackendError
@@ -49,7 +50,7 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
 PARALLEL_EXECUTOR = "periodic_tasks"
 
 
-class InvalidPeriodicTaskArg(TypeError):
+class InvalidPeriodicTaskArg(*_oslo_service_classes.base("InvalidPeriodicTaskArg"), TypeError):
     """An argument periodic_task does not accept (a TypeError, unlike oslo.service)."""
 
     message = "Unexpected argument for periodic task creation: %(arg)s."
@@ -194,9 +195,16 @@ class PeriodicTasks(metaclass=_PeriodicTasksMeta):
     _periodic_spacing: dict[str, float]
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
+        """``conf``: a ConfigOpts, or any object with ``register_opts()`` (as oslo.service).
+
+        Consumers pass mocks and ConfigOpts wrappers in their tests.
+        """
         super().__init__()
-        if not isinstance(conf, cfg.ConfigOpts):
-            raise TypeError(f"conf must be an oslo_config.cfg.ConfigOpts, not {conf!r}")
+        if not callable(getattr(conf, "register_opts", None)):
+            raise TypeError(
+                "conf must be an oslo_config.cfg.ConfigOpts or an object with "
+                f"register_opts(), not {conf!r}"
+            )
         self.conf = conf
         _opt_registration.register_missing(self.conf, periodic_opts)
         # Per instance: oslo.service's add_periodic_task changed the class, so a

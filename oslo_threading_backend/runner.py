@@ -11,143 +11,73 @@ own on it) and returns a ServiceBase. The runner sets up oslo.config and
 oslo.log, selects the threading backend, launches the service and exits with
 the launcher's status. Options it does not know (``--config-file``,
 ``--config-dir``, ``--debug``, ``--log-file``, ...) go to oslo.config.
+
+Only oslo.config, oslo.log and :mod:`~oslo_threading_backend.backend` are
+imported before the backend is selected: the launchers import futurist, which
+imports eventlet if it is installed, and the backend must be settled first.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import importlib
-import io
 import logging as std_logging
 import os
 import signal
 import sys
 from typing import TYPE_CHECKING
 from typing import Any
-from typing import NoReturn
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from oslo_threading_backend import _startup_log
 from oslo_threading_backend import backend
+from oslo_threading_backend._runner_cli import DEFAULT_TARGET
+from oslo_threading_backend._runner_cli import DEFAULT_WORKERS
+from oslo_threading_backend._runner_cli import PROG
+from oslo_threading_backend._runner_cli import SUBMIT_COMMAND
+from oslo_threading_backend._runner_cli import USAGE_ERROR
+from oslo_threading_backend._runner_cli import UsageError
+from oslo_threading_backend._runner_cli import build_parser
+from oslo_threading_backend._runner_cli import help_text
+from oslo_threading_backend._runner_cli import parse_args
+from oslo_threading_backend._runner_cli import parse_conf
 
 if TYPE_CHECKING:
-    from oslo_threading_backend import service
+    from oslo_threading_backend.service import ServiceBase
 
-# oslo_threading_backend.service is imported only once the backend is selected:
-# importing it settles the backend (the default, threading) so that futurist
-# does not import eventlet, which would leave the config's choice unheard.
+__all__ = [
+    "DEFAULT_TARGET",
+    "DEFAULT_WORKERS",
+    "FactoryFailed",
+    "PROG",
+    "SUBMIT_COMMAND",
+    "USAGE_ERROR",
+    "UsageError",
+    "build_parser",
+    "build_service",
+    "load_factory",
+    "main",
+    "make_service",
+    "parse_args",
+    "parse_conf",
+    "run",
+    "submit",
+]
 
 LOG = logging.getLogger(__name__)
 
-PROG = "oslo-threading-run"
-DEFAULT_TARGET = "oslo_threading_backend.demo.scheduler:create_service"
-DEFAULT_WORKERS = 2
-SUBMIT_COMMAND = "demo-submit"
 
-#: Exit status of a command line the runner cannot act on (as argparse uses).
-USAGE_ERROR = 2
+def import_from_cwd() -> None:
+    """Put the current directory first on sys.path, as ``python -m`` and gunicorn do.
 
-_DESCRIPTION = """\
-Run a service in forked worker processes on native threads (no eventlet).
-MODULE:FACTORY names a callable that takes the parsed oslo.config ConfigOpts and
-returns an oslo_threading_backend.service.ServiceBase. Without it, the demo
-scheduler runs. The exit status is the launcher's: 0 after a graceful stop,
-1 after SIGINT or an exceeded graceful_shutdown_timeout, 2 for a bad command line.
-"""
-
-_EPILOG = f"""\
-signals (send them to the master, the process this command starts):
-  SIGTERM  graceful stop: every worker stops its service and waits for it, all
-           bounded by [DEFAULT] graceful_shutdown_timeout (60 s; 0 waits
-           forever); what is left then is killed and the exit status is 1
-  SIGINT   immediate exit (Ctrl-C), status 1
-  SIGHUP   reload the config files in the master and in every worker (with
-           --restart-method mutate: apply the mutable options only), then
-           reset each service ('reload' also stops and starts it again)
-  SIGKILL  sent to a worker: the master starts a new worker with its number
-
-the demo:
-  {PROG}                   the demo scheduler: 2 workers, state in ./demo-state
-  {PROG} {SUBMIT_COMMAND} 20    queue 20 scheduling requests for it, then exit
-  python -m oslo_threading_backend ...  the same as {PROG} ...
-"""
-
-
-class UsageError(Exception):
-    """A command line the runner cannot act on: one line on stderr, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, not {value}")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The runner's own flags; ``parse_known_args`` leaves the rest to oslo.config."""
-    parser = _Parser(
-        prog=PROG,
-        usage=(
-            f"{PROG} [MODULE:FACTORY] [--workers N] [--no-fork] "
-            "[--restart-method {reload,mutate}]\n"
-            f"{' ' * (len(PROG) + 8)}[--config-file FILE ...] [--config-dir DIR] "
-            "[oslo.config and oslo.log options]\n"
-            f"       {PROG} {SUBMIT_COMMAND} COUNT [oslo.config options]"
-        ),
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        add_help=False,
-        allow_abbrev=False,  # "--log" must reach oslo.config, not become "--log..." here
-    )
-    own = parser.add_argument_group("runner options")
-    own.add_argument("-h", "--help", action="store_true", help="show this help and exit")
-    own.add_argument(
-        "--workers",
-        type=_positive_int,
-        default=DEFAULT_WORKERS,
-        metavar="N",
-        help=f"worker processes to fork (default: {DEFAULT_WORKERS})",
-    )
-    own.add_argument(
-        "--no-fork",
-        action="store_true",
-        help="run one instance of the service in this process, no workers; "
-        "the signals mean the same",
-    )
-    own.add_argument(
-        "--restart-method",
-        choices=("reload", "mutate"),
-        default="reload",
-        help="what SIGHUP does: 'reload' re-reads the config files and restarts "
-        "the services, 'mutate' applies the changed mutable options and resets "
-        "them (default: reload)",
-    )
-    return parser
-
-
-def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    """Split the command line: (the runner's flags and target, the rest for oslo.config).
-
-    MODULE:FACTORY, if given, comes first, as in the usage line.
+    A console script's sys.path starts with its own bin directory, so without
+    this ``oslo-threading-run hello:make_service`` would not find ./hello.py
+    where ``python -m oslo_threading_backend hello:make_service`` does.
     """
-    target = DEFAULT_TARGET
-    if argv and not argv[0].startswith("-"):
-        target, argv = argv[0], argv[1:]
-    args, rest = build_parser().parse_known_args(argv)
-    args.target = target
-    return args, rest
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
 
 
 def load_factory(target: str) -> Any:
@@ -172,11 +102,15 @@ def load_factory(target: str) -> Any:
     return factory
 
 
-def make_service(target: str, factory: Any, conf: cfg.ConfigOpts) -> service.ServiceBase:
+def make_service(target: str, factory: Any, conf: cfg.ConfigOpts) -> ServiceBase:
     """``factory(conf)``, checked to be a ServiceBase (UsageError otherwise)."""
     from oslo_threading_backend import service
 
-    svc = factory(conf)
+    try:
+        svc = factory(conf)
+    except Exception as exc:
+        LOG.debug("%s(conf) failed", target, exc_info=True)
+        raise FactoryFailed(f"{target}(conf) failed: {type(exc).__name__}: {exc}") from exc
     if not isinstance(svc, service.ServiceBase):
         raise UsageError(
             f"{target}(conf) returned {type(svc).__name__} {svc!r}, not an "
@@ -190,23 +124,14 @@ def _project(target: str) -> str:
     return target.partition(":")[0].split(".")[0] or "oslo_threading_backend"
 
 
-def parse_conf(rest: list[str], project: str) -> cfg.ConfigOpts:
-    """A ConfigOpts with oslo.log's options, parsed from ``rest``."""
-    conf = cfg.ConfigOpts()
-    logging.register_options(conf)
-    try:
-        conf(rest, project=project, prog=PROG)
-    except cfg.Error as exc:
-        raise UsageError(str(exc).strip()) from None
-    return conf
-
-
 def setup_logging(conf: cfg.ConfigOpts, project: str) -> None:
     logging.setup(conf, project)
     std_logging.captureWarnings(True)
 
 
 def _select_threading_backend(conf: cfg.ConfigOpts) -> None:
+    """Select the threading backend as the config decides; UsageError if it cannot be."""
+    backend.register_opts(conf)
     try:
         chosen = backend.select_backend(conf=conf, default=backend.BackendType.THREADING)
     except (
@@ -215,56 +140,69 @@ def _select_threading_backend(conf: cfg.ConfigOpts) -> None:
         RuntimeError,
         ValueError,
     ) as exc:
-        raise UsageError(f"cannot select the threading backend: {exc}") from None
+        raise UsageError(
+            f"cannot select the concurrency backend{_chosen_by(conf)}: {exc}"
+        ) from None
     if chosen is not backend.BackendType.THREADING:
         raise UsageError(
-            f"{PROG} runs services on native threads, but [DEFAULT] concurrency_backend "
-            f"chose {chosen.value!r}"
+            "this command runs services on native threads only, but [DEFAULT] "
+            f"concurrency_backend chose {chosen.value!r}: set it to 'threading' or 'auto'"
         )
 
 
-def oslo_config_help() -> str:
-    """The options section of oslo.config's own --help (config files and oslo.log)."""
-    conf = cfg.ConfigOpts()
-    logging.register_options(conf)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
-        conf(["--help"], prog=PROG, project="oslo_threading_backend")
-    text = out.getvalue()
-    for header in ("options:", "optional arguments:"):
-        if header in text:
-            text = text[text.index(header) + len(header) :]
-            break
-    # Its -h/--help line is the runner's own, shown above.
-    lines = [line for line in text.rstrip().splitlines() if not line.startswith("  -h, --help")]
-    return "oslo.config and oslo.log options:" + "\n".join(lines) + "\n"
+def _chosen_by(conf: cfg.ConfigOpts) -> str:
+    """ " (chosen by [DEFAULT] concurrency_backend = X)" unless the option is auto or bad."""
+    try:
+        value = str(conf.concurrency_backend).strip()
+    except (cfg.Error, ValueError):
+        return ""
+    return "" if value.lower() == "auto" else f" ([DEFAULT] concurrency_backend = {value})"
+
+
+class FactoryFailed(Exception):
+    """``FACTORY(conf)`` raised: one line on stderr, exit status 1."""
+
+
+def build_service(target: str, conf: cfg.ConfigOpts) -> ServiceBase:
+    """Select the backend, then import the target and call it with ``conf``.
+
+    The backend comes first so that it is settled before anything imports
+    futurist (and eventlet, if installed). The runner's start-up log lines are
+    held back until the service exists, and dropped if it cannot be built, so
+    that the error is the one line on stderr (the target's own logs are kept).
+
+    :raises UsageError: the backend or the target is not usable.
+    :raises FactoryFailed: the factory raised.
+    """
+    with _startup_log.held() as held:
+        try:
+            _select_threading_backend(conf)
+            import_from_cwd()
+            return make_service(target, load_factory(target), conf)
+        except (UsageError, FactoryFailed):
+            held.drop_startup_lines()
+            raise
 
 
 def run(argv: list[str]) -> int:
     """Run ``MODULE:FACTORY`` until it stops; returns the exit status."""
     args, rest = parse_args(argv)
     if args.help:
-        sys.stdout.write(build_parser().format_help() + "\n" + oslo_config_help())
+        sys.stdout.write(help_text())
         return 0
     # Until the launcher's own handlers are in place (the master's, or the
     # no_fork runner's), SIGTERM ends the start-up cleanly instead of killing.
     signal.signal(signal.SIGTERM, _stop_before_start)
     try:
         project = _project(args.target)
-        conf = parse_conf(rest, project)
+        conf = parse_conf(rest, project, argv)
         setup_logging(conf, project)
-        _select_threading_backend(conf)
-        factory = load_factory(args.target)
         try:
-            svc = make_service(args.target, factory, conf)
-        except UsageError:
-            raise
-        except Exception as exc:
-            LOG.debug("%s(conf) failed", args.target, exc_info=True)
-            sys.stderr.write(
-                f"{PROG}: error: {args.target}(conf) failed: {type(exc).__name__}: {exc}\n"
-            )
+            svc = build_service(args.target, conf)
+        except FactoryFailed as exc:
+            sys.stderr.write(f"{PROG}: error: {exc}\n")
             return 1
+        # The backend is selected: importing the launchers (and futurist) is safe now.
         from oslo_threading_backend import service
 
         launcher = service.launch(
@@ -291,14 +229,18 @@ def _stop_before_start(signo: int, frame: object) -> None:
 
 def submit(argv: list[str]) -> int:
     """``demo-submit COUNT [oslo.config options]``: queue COUNT demo requests."""
-    if not argv or argv[0].startswith("-"):
-        raise UsageError(f"{SUBMIT_COMMAND} needs COUNT, the number of requests to queue")
     try:
-        count = int(argv[0])
+        count: int | None = int(argv[0]) if argv else None
     except ValueError:
-        count = -1
-    if count < 0:
-        raise UsageError(f"{SUBMIT_COMMAND} COUNT must be an integer >= 0, not {argv[0]!r}")
+        count = None
+    if count is None and (not argv or argv[0].startswith("-")):
+        raise UsageError(f"{SUBMIT_COMMAND} needs COUNT, the number of requests to queue")
+    if count is None or count < 0:
+        got = repr(argv[0]) if count is None else count
+        raise UsageError(
+            f"{SUBMIT_COMMAND} COUNT must be an integer >= 0 (the number of requests "
+            f"to queue), got {got}"
+        )
     from oslo_threading_backend.demo import submit as demo_submit
 
     conf = parse_conf(argv[1:], "oslo_threading_backend")

@@ -270,7 +270,8 @@ class ThreadGroup:
 
     Threads are named ``"<name>-<n>"`` (``name`` defaults to "ThreadGroup") so
     thread dumps show where they come from; a thread leaves ``threads`` when it
-    ends. Timers are looping calls on threads of their own, outside
+    ends, or when ``stop()`` asks it to (as in oslo.service; ``wait()`` still
+    waits for it to return). Timers are looping calls on threads of their own, outside
     ``max_threads``; an ended timer leaves ``timers``.
     """
 
@@ -286,6 +287,8 @@ class ThreadGroup:
     def _init_state(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._threads: list[Thread] = []  # running and queued, in the order added
+        # Asked to stop by stop() but maybe still running: wait() waits for them.
+        self._stopped_threads: list[Thread] = []
         self._queue: deque[Thread] = deque()
         self._running = 0
         self._timers: list[loopingcall.LoopingCallBase] = []
@@ -319,7 +322,7 @@ class ThreadGroup:
 
     @property
     def threads(self) -> list[Thread]:
-        """A snapshot of the threads not yet ended, running or queued."""
+        """A snapshot of the threads not yet ended nor stopped by ``stop()``, running or queued."""
         with self._cond:
             return list(self._threads)
 
@@ -370,9 +373,16 @@ class ThreadGroup:
         """
         if not thread.cancel():
             with self._cond:
-                if thread in self._threads:
-                    self._threads.remove(thread)
+                if self._forget_locked(thread):
                     self._cond.notify_all()
+
+    def _forget_locked(self, thread: Thread) -> bool:
+        found = False
+        for threads in (self._threads, self._stopped_threads):
+            if thread in threads:
+                threads.remove(thread)
+                found = True
+        return found
 
     def _check_accepting(self, what: str) -> None:
         if self._stopping:
@@ -414,8 +424,7 @@ class ThreadGroup:
             if thread._slot_released:
                 return
             thread._slot_released = True
-            if thread in self._threads:
-                self._threads.remove(thread)
+            self._forget_locked(thread)
             self._running -= 1
             if thread.thread is threading.current_thread():
                 self._exiting = [t for t in self._exiting if t.is_alive()]
@@ -434,7 +443,7 @@ class ThreadGroup:
 
     def _others_done(self) -> bool:
         me = current_thread()
-        return all(t is me for t in self._threads)
+        return all(t is me for t in self._threads) and all(t is me for t in self._stopped_threads)
 
     def _wait_threads(self, timeout: float | None = None) -> bool:
         # The calling thread is skipped: a group thread may wait for its group.
@@ -453,6 +462,10 @@ class ThreadGroup:
         with self._cond:
             queued = list(self._queue)
             running = [t for t in self._threads if t._state == _RUNNING and t is not me]
+            # They leave ``threads`` now, as oslo.service's threading backend
+            # empties it; wait() still waits for them to return.
+            self._threads = [t for t in self._threads if t not in running]
+            self._stopped_threads.extend(running)
         for thread in queued:
             thread.stop()
         for thread in running:
@@ -655,7 +668,7 @@ class ThreadGroup:
         # In a forked child only the forking thread exists. Keep it if it is one
         # of ours; every other thread is gone and queued work is dropped.
         me = threading.current_thread()
-        old = self._threads
+        old = self._threads + self._stopped_threads
         self._init_state()
         for thread in old:
             survives = thread.thread is me and thread._state == _RUNNING

@@ -35,6 +35,7 @@ from oslo_threading_backend.demo import cells
 from oslo_threading_backend.demo import options
 from oslo_threading_backend.demo import requests_queue
 from oslo_threading_backend.demo import storage
+from oslo_threading_backend.demo import submit
 from oslo_threading_backend.scatter_gather import DID_NOT_RESPOND
 from oslo_threading_backend.scatter_gather import scatter_gather
 
@@ -70,12 +71,12 @@ def create_service(conf: cfg.ConfigOpts) -> SchedulerService:
     requests_queue.create_queue(queue)
     counts = requests_queue.count_by_state(queue)
     LOG.info(
-        "Demo state in %s: %d cells of %d hosts, %d requests waiting; "
-        "queue more with: oslo-threading-run demo-submit 20",
+        "Demo state in %s: %d cells of %d hosts, %d requests waiting; queue more with: %s",
         state_dir,
         demo.cells,
         demo.hosts_per_cell,
         counts.get("queued", 0) + counts.get("claimed", 0),
+        submit.command_line(conf, 20),
     )
     return SchedulerService(conf)
 

@@ -59,10 +59,13 @@ class ServiceProcess:
         self.program = PROGRAMS / program
         self.events_path = workdir / "events.txt"
         self.extra_env: dict[str, str] = {}
+        #: Run the program through this command (e.g. ``oslo-threading-exec``).
+        self.command_prefix: list[str] = []
         self.fixture: fixture.ServiceFixture | None = None
 
     def _command(self, args: tuple[str, ...]) -> list[str]:
         return [
+            *self.command_prefix,
             sys.executable,
             str(self.program),
             "--events",

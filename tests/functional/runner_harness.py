@@ -18,6 +18,7 @@ import sys
 import time
 
 from oslo_config import cfg
+import pytest
 
 from oslo_threading_backend import service
 from tests.functional.harness import ServiceProcess
@@ -32,12 +33,38 @@ def runner_env() -> dict[str, str]:
     return dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join(path))
 
 
-def run_command(*args: str, cwd: pathlib.Path, timeout: float = 30) -> subprocess.CompletedProcess:
-    """Run the runner to its end (``--help``, ``demo-submit``, a bad target)."""
+def fresh_shell_env() -> dict[str, str]:
+    """runner_env() with a PATH as after the README's first command: no venv on it.
+
+    tox puts its environment's bin directory first on PATH, where a new
+    terminal would not have it.
+    """
+    venv_bin = os.path.dirname(os.path.abspath(sys.executable))
+    path = os.environ.get("PATH", os.defpath).split(os.pathsep)
+    kept = [p for p in path if p and os.path.abspath(p) != venv_bin]
+    return dict(runner_env(), PATH=os.pathsep.join(kept))
+
+
+def console_script() -> str:
+    """The installed ``oslo-threading-run`` next to this interpreter (skip the test if none)."""
+    path = os.path.join(os.path.dirname(sys.executable), "oslo-threading-run")
+    if not os.path.isfile(path):
+        pytest.skip(f"oslo-threading-run is not installed next to {sys.executable}")
+    return path
+
+
+def run_command(
+    *args: str,
+    cwd: pathlib.Path,
+    timeout: float = 30,
+    command: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    """Run the runner (or ``command``) to its end (``--help``, ``demo-submit``, a bad target)."""
     return subprocess.run(
-        [*RUNNER, *args],
+        [*(RUNNER if command is None else command), *args],
         cwd=cwd,
-        env=runner_env(),
+        env=runner_env() if env is None else env,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -53,10 +80,25 @@ class RunnerProcess(ServiceProcess):
         self.state_dir = workdir / "demo-state"
         self.args: list[str] = []
 
-    def start(self, *args: str, config: dict | None = None) -> RunnerProcess:
-        """Start ``python -m oslo_threading_backend ARGS``, with ``--config-file`` if config."""
+    def start(
+        self,
+        *args: str,
+        config: dict | None = None,
+        command: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> RunnerProcess:
+        """Start ``python -m oslo_threading_backend ARGS``, with ``--config-file`` if config.
+
+        ``command`` replaces ``python -m oslo_threading_backend`` (the console
+        script, say); ``env`` replaces runner_env().
+        """
         self.args = list(args)
-        self._launch([*RUNNER, *self.args], config, wait_ready=False, env=runner_env())
+        self._launch(
+            [*(RUNNER if command is None else command), *self.args],
+            config,
+            wait_ready=False,
+            env=runner_env() if env is None else env,
+        )
         return self
 
     def submit(self, count: int) -> None:
@@ -185,3 +227,7 @@ def make_slow_echo_service(conf: cfg.ConfigOpts) -> EchoService:
 
 def make_not_a_service(conf: cfg.ConfigOpts) -> object:
     return object()
+
+
+def make_failing_service(conf: cfg.ConfigOpts) -> EchoService:
+    raise RuntimeError("cannot reach the database")

@@ -1,7 +1,9 @@
 """The README's first command: the demo schedules every submitted request, once."""
 
 import re
+import shlex
 import signal
+import subprocess
 
 import pytest
 
@@ -15,13 +17,21 @@ def runner_process(tmp_path):
 
 
 def test_first_command_schedules_every_submitted_request_once(runner_process):
-    # Exactly what a user types: no option, no config file, state in ./demo-state.
-    run = runner_process().start()
+    # Exactly what a user types: no option, no config file, state in ./demo-state,
+    # in a shell whose PATH does not have the venv (README: .venv/bin/python -m ...).
+    env = runner_harness.fresh_shell_env()
+    run = runner_process().start(env=env)
     workers = run.wait_for_workers(2)
     run.wait_for_log(r"(?s)(takes requests on 2 threads.*){2}")
     assert (run.state_dir / "cell3.sqlite").exists()
 
-    run.submit(20)
+    # The command the log suggests works as pasted, from the same directory.
+    hint = run.wait_for_log(r"(?m)queue more with: (.*demo-submit 20)$").group(1)
+    done = subprocess.run(
+        shlex.split(hint), cwd=run.workdir, env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Queued 20 requests (1-20) in "), done.stdout
     poll(lambda: run.all_done(20), what="20 requests done")
 
     requests = runner_harness.assert_scheduled_exactly_once(run, 20)

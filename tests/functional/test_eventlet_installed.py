@@ -228,3 +228,31 @@ def test_service_fixture_and_demo_run_without_eventlet(target):
         log = svc.log()
     for word in EVENTLET_OUTPUT:
         assert word not in log, log
+
+
+def test_runner_in_a_monkey_patched_process_is_one_line_and_status_2(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "ignore",  # eventlet's own deprecation warning, printed by the import below
+            "-c",
+            "import eventlet; eventlet.monkey_patch()\n"
+            "from oslo_threading_backend import runner\n"
+            "raise SystemExit(runner.main(['tests.functional.runner_harness:make_echo_service']))",
+        ],
+        cwd=tmp_path,
+        env=dict(env(), PYTHONWARNINGS="ignore"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(
+        "oslo-threading-run: error: cannot select the concurrency backend: "
+        "eventlet has monkey-patched this process ("
+    )

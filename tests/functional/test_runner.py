@@ -1,13 +1,29 @@
 """oslo-threading-run (``python -m oslo_threading_backend``) runs a MODULE:FACTORY target."""
 
+import importlib.metadata
 import signal
+import subprocess
+import sys
 
 import pytest
 
 from tests.functional import runner_harness
+from tests.functional.runner_harness import console_script
 from tests.functional.runner_harness import run_command
 
 ECHO = "tests.functional.runner_harness:make_echo_service"
+
+
+def _installed(dist: str) -> bool:
+    # Not find_spec(): once the threading backend is selected here, it refuses eventlet.
+    try:
+        importlib.metadata.distribution(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+HAS_EVENTLET = _installed("eventlet")
 
 
 @pytest.fixture
@@ -16,38 +32,66 @@ def runner_process(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "status"),
     [
-        (["no_such_module_xyz:make"], "cannot import module 'no_such_module_xyz'"),
-        (["tests.functional.runner_harness:nothing"], "has no attribute 'nothing'"),
-        (["tests.functional.runner_harness:make_not_a_service"], "not an oslo_threading"),
-        (["tests.functional.runner_harness"], "target must be MODULE:FACTORY"),
-        ([ECHO, "--workers", "0"], "argument --workers: must be an integer >= 1, not 0"),
+        (["no_such_module_xyz:make"], "cannot import module 'no_such_module_xyz'", 2),
+        (["tests.functional.runner_harness:nothing"], "has no attribute 'nothing'", 2),
+        (["tests.functional.runner_harness:make_not_a_service"], "not an oslo_threading", 2),
+        (["tests.functional.runner_harness"], "target must be MODULE:FACTORY", 2),
+        ([ECHO, "--workers", "0"], "argument --workers: must be an integer >= 1, not 0", 2),
+        ([ECHO, "--bogus"], "unrecognized arguments: --bogus (see oslo-threading-run --help", 2),
+        (
+            ["--workers", "3", ECHO],
+            f"must come first, as in: oslo-threading-run {ECHO} --workers 3",
+            2,
+        ),
+        (
+            ["tests.functional.runner_harness:make_failing_service"],
+            "make_failing_service(conf) failed: RuntimeError: cannot reach the database",
+            1,
+        ),
     ],
-    ids=["no-module", "no-attribute", "not-a-service", "no-factory", "zero-workers"],
+    ids=[
+        "no-module",
+        "no-attribute",
+        "not-a-service",
+        "no-factory",
+        "zero-workers",
+        "unknown-option",
+        "option-before-target",
+        "factory-raises",
+    ],
 )
-def test_a_bad_target_is_one_line_on_stderr_and_status_2(tmp_path, args, message):
+def test_an_error_is_one_line_on_stderr_and_nothing_else(tmp_path, args, message, status):
     done = run_command(*args, cwd=tmp_path)
 
-    assert done.returncode == 2
+    assert done.returncode == status
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("oslo-threading-run: error: ")
     assert message in lines[0]
+    # Not even the backend's INFO lines (oslo.log writes to stdout by default).
+    assert done.stdout == ""
 
 
-def _eventlet_backend_installed() -> bool:
-    import importlib.metadata
+def test_runner_selects_the_backend_before_importing_futurist_or_eventlet(tmp_path):
+    probe = (
+        "import sys, oslo_threading_backend.runner; "
+        "print(sorted(m for m in ('futurist', 'eventlet') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=runner_harness.runner_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
-    try:
-        for name in ("eventlet", "oslo.service"):
-            importlib.metadata.distribution(name)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
 
-
-@pytest.mark.skipif(_eventlet_backend_installed(), reason="eventlet and oslo.service installed")
+@pytest.mark.skipif(HAS_EVENTLET, reason="eventlet is installed here")
 def test_eventlet_backend_in_the_config_without_eventlet_is_one_line_and_status_2(tmp_path):
     conf = tmp_path / "eventlet.conf"
     conf.write_text("[DEFAULT]\nconcurrency_backend = eventlet\n")
@@ -57,14 +101,19 @@ def test_eventlet_backend_in_the_config_without_eventlet_is_one_line_and_status_
     assert done.returncode == 2
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("oslo-threading-run: error: cannot select the threading backend")
+    assert lines[0].startswith(
+        "oslo-threading-run: error: cannot select the concurrency backend "
+        "([DEFAULT] concurrency_backend = eventlet): the 'eventlet' backend"
+    )
+    assert "threading backend" not in lines[0]
     assert lines[0].count("install oslo.service and eventlet") == 1
+    assert done.stdout == ""
 
 
-@pytest.mark.skipif(not _eventlet_backend_installed(), reason="eventlet or oslo.service missing")
-def test_eventlet_backend_in_the_config_with_eventlet_installed_is_one_line_and_status_2(
-    tmp_path,
-):
+@pytest.mark.skipif(not HAS_EVENTLET, reason="needs eventlet installed (tox -e openstack)")
+def test_eventlet_backend_in_the_config_reaches_the_selection_and_is_refused(tmp_path):
+    # Nothing the runner imported before reading the config may have settled
+    # the backend: the config's choice is the one select_backend() sees.
     conf = tmp_path / "eventlet.conf"
     conf.write_text("[DEFAULT]\nconcurrency_backend = eventlet\n")
 
@@ -73,7 +122,26 @@ def test_eventlet_backend_in_the_config_with_eventlet_installed_is_one_line_and_
     assert done.returncode == 2
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
-    assert "runs services on native threads, but [DEFAULT] concurrency_backend chose" in lines[0]
+    assert lines[0] == (
+        "oslo-threading-run: error: this command runs services on native threads only, "
+        "but [DEFAULT] concurrency_backend chose 'eventlet': set it to 'threading' or 'auto'"
+    )
+
+
+def test_the_console_script_imports_the_target_from_the_current_directory(
+    runner_process, tmp_path
+):
+    run = runner_process()
+    (run.workdir / "hello.py").write_text(
+        "from tests.functional.runner_harness import make_echo_service as make_service\n"
+    )
+    config = {"echo": {"events": run.events_path}}
+    run.start("hello:make_service", "--no-fork", config=config, command=[console_script()])
+    (started,) = run.wait_for_events("started")
+    assert started.pid == run.pid
+
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
 
 
 def test_runs_the_factory_in_n_workers_with_options_it_registers_itself(runner_process):
@@ -111,6 +179,8 @@ def test_no_fork_runs_the_service_in_the_runner_process_and_sighup_mutates(runne
     run.send(signal.SIGHUP)
     (reset,) = run.wait_for_events("reset", greeting="after")
     assert reset.pid == run.pid
+    # Nobody asked for workers: no warning that "2 workers" were not started.
+    assert "no_fork=True: running one instance of the service, not" not in run.log()
 
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0

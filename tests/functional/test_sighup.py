@@ -2,6 +2,8 @@
 
 import signal
 
+import pytest
+
 
 def _change_value(run, value, timeout=10):
     run.write_config(DEFAULT={"graceful_shutdown_timeout": timeout}, app={"value": value})
@@ -225,5 +227,50 @@ def test_sighup_with_spawned_workers_respawns_them_on_the_new_config(service_pro
     assert sorted(run.wait_for_workers(2)) == [0, 1]
     # multiprocessing's resource tracker (spawn) ignores the group's SIGHUP.
     assert "resource_tracker: process died unexpectedly" not in run.log()
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+
+
+@pytest.mark.parametrize("restart_method", ["reload", "mutate"])
+def test_a_config_that_no_longer_parses_is_refused_in_one_line(service_process, restart_method):
+    run = service_process().start(
+        "--workers", "2", "--restart-method", restart_method, config={"app": {"value": "v1"}}
+    )
+    workers = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2, value="v1")
+
+    run.config_path.write_text("[DEFAULT\ngraceful_shutdown_timeout = 10\n")
+    run.send(signal.SIGHUP)
+    run.wait_for_log(r"the new config is refused, the master \(pid \d+\) and its workers keep")
+
+    # A good config afterwards is applied as usual: every process kept working.
+    _change_value(run, "v2")
+    run.send(signal.SIGHUP)
+    applied = "started" if restart_method == "reload" else "reset"
+    run.wait_for_events(applied, count=2, value="v2")
+    log = run.log()
+    # One line, in the master: no worker reloaded, reset or restarted on the refused file.
+    assert log.count("Failed to parse") == 1, log
+    assert len(run.events("started")) == 2 + (2 if restart_method == "reload" else 0)
+    assert len(run.events("reset")) == 2
+    assert run.workers() == workers
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+
+
+def test_a_sighup_sent_to_a_worker_with_a_broken_config_keeps_its_service(service_process):
+    run = service_process().start("--workers", "2", config={"app": {"value": "v1"}})
+    workers = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2, value="v1")
+
+    run.config_path.write_text("[DEFAULT\n")
+    run.send(signal.SIGHUP, pid=workers[0])
+    run.wait_for_log(rf"Worker 0 \(pid {workers[0]}\): the new config is refused, it keeps")
+
+    _change_value(run, "v2")
+    run.send(signal.SIGHUP)
+    run.wait_for_events("started", count=2, value="v2")
+    assert run.log().count("Failed to parse") == 1, run.log()
+    assert [e.name for e in run.events("reset", pid=workers[0])] == ["reset"]
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0

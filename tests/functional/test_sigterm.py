@@ -3,6 +3,8 @@
 import re
 import signal
 
+import pytest
+
 from tests.functional.harness import children
 
 
@@ -52,6 +54,29 @@ def test_shutdown_is_bounded_when_a_service_stop_hangs(service_process):
     assert code != 0
     run.wait_gone(workers.values(), timeout=5)
     assert "Graceful shutdown timeout" in run.log()
+
+
+@pytest.mark.parametrize("launcher", ["no-fork", "process"])
+def test_a_shutdown_timeout_set_after_the_launcher_was_built_bounds_the_stop(
+    service_process, launcher
+):
+    run = service_process().start(
+        "--launcher",
+        launcher,
+        "--workers",
+        "1",
+        "--stop-hangs",
+        "--timeout-after-launch",
+        "1",
+        config={"DEFAULT": {"graceful_shutdown_timeout": 60}},
+    )
+    run.wait_for_events("started")
+
+    run.send(signal.SIGTERM)
+    run.wait_for_events("stopping")
+
+    assert run.wait_exit(timeout=20) == 1
+    assert "Graceful shutdown timeout (1 s) exceeded" in run.log()
 
 
 def test_master_timeout_kills_workers_even_when_they_never_time_out(service_process):

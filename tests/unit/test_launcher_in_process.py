@@ -79,3 +79,50 @@ def test_launcher_runs_one_instance_only(conf):
 def test_service_pickles_without_its_thread_group():
     svc = pickle.loads(pickle.dumps(service.Service(threads=7)))
     assert svc.tg.thread_pool_size == 7
+
+
+def _break_config_files(conf):
+    for path in conf.config_file:
+        with open(path, "w") as f:
+            f.write("[DEFAULT\n")
+
+
+def _refusals(caplog):
+    return [r for r in caplog.records if "refused" in r.getMessage()]
+
+
+@pytest.mark.parametrize("restart_method", ["reload", "mutate"])
+def test_restart_with_a_config_that_no_longer_parses_keeps_the_service(
+    conf, caplog, restart_method
+):
+    launcher, svc = _launch(conf, restart_method)
+    _break_config_files(conf)
+    launcher.restart()
+    launcher.stop()
+    launcher.wait()
+    assert svc.calls == ["start", "stop"]  # neither reset nor restarted
+    (refused,) = _refusals(caplog)
+    assert "Failed to parse" in refused.getMessage()
+    assert refused.levelname == "ERROR" and refused.exc_info is None
+    # oslo.config's own warning is held back: one line.
+    assert not [r for r in caplog.records if r.name.startswith("oslo_config")]
+    assert conf.graceful_shutdown_timeout == 5
+
+
+@pytest.mark.parametrize("restart_method", ["reload", "mutate"])
+def test_no_fork_restart_with_a_config_that_no_longer_parses_keeps_the_service(
+    conf, caplog, restart_method
+):
+    launcher = service.ProcessLauncher(conf, no_fork=True, restart_method=restart_method)
+    svc = Recorder()
+    try:
+        launcher.launch_service(svc)
+        _break_config_files(conf)
+        launcher.restart()
+    finally:
+        launcher.stop()
+        assert launcher.wait() == 0
+    assert svc.calls == ["start", "stop"]
+    (refused,) = _refusals(caplog)
+    assert "Failed to parse" in refused.getMessage() and refused.exc_info is None
+    assert not [r for r in caplog.records if r.name.startswith("oslo_config")]

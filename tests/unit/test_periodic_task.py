@@ -2,6 +2,7 @@ import copy
 import logging
 import pickle
 import threading
+from unittest import mock
 
 from oslo_config import cfg
 import pytest
@@ -72,6 +73,32 @@ class Manager(periodic_task.PeriodicTasks):
 
 def names(manager):
     return [name for name, _ in manager.calls]
+
+
+def test_conf_may_be_any_object_with_register_opts(clock, conf):
+    # oslo.service accepts mocks and ConfigOpts wrappers; consumers' tests pass them.
+    mocked = mock.Mock()
+    manager = Manager(mocked)
+    mocked.register_opts.assert_called_once_with(periodic_task.periodic_opts)
+    manager.run_periodic_tasks("ctx")
+    assert names(manager) == ["every_ten"]  # the task that runs at once
+
+    class Wrapper:
+        def __init__(self, wrapped):
+            self._wrapped = wrapped
+
+        def __getattr__(self, name):
+            return getattr(self._wrapped, name)
+
+    wrapped = Wrapper(conf)
+    assert Manager(wrapped).conf is wrapped
+    assert conf.run_external_periodic_tasks is True  # registered through the wrapper
+
+
+@pytest.mark.parametrize("bad", [None, {}, object(), mock.Mock(register_opts=1)])
+def test_conf_without_register_opts_is_a_clear_type_error(bad):
+    with pytest.raises(TypeError, match=r"conf must be an oslo_config.cfg.ConfigOpts or an "):
+        Manager(bad)
 
 
 def test_collects_enabled_tasks_with_their_spacing(clock):

@@ -66,6 +66,11 @@ def test_runner_flags_are_not_abbreviated():
     assert rest == ["--work", "3"]
 
 
+def test_no_fork_runs_one_instance_unless_workers_are_asked_for():
+    assert runner.parse_args(["--no-fork"])[0].workers == 1
+    assert runner.parse_args(["--no-fork", "--workers", "3"])[0].workers == 3
+
+
 @pytest.mark.parametrize("workers", ["0", "-1", "two", "1.5"])
 def test_a_bad_worker_count_is_a_usage_error(workers):
     with pytest.raises(runner.UsageError, match="argument --workers: must be an integer >= 1"):
@@ -88,6 +93,10 @@ def test_a_bad_restart_method_is_a_usage_error():
         ["demo-submit"],
         ["demo-submit", "-3"],
         ["demo-submit", "many"],
+        ["--bogus"],
+        ["--workers", "2", "json:loads"],
+        ["--config-file"],
+        ["demo-submit", "2", "--bogus"],
     ],
 )
 def test_usage_errors_are_one_line_and_status_2(capsys, argv):
@@ -95,6 +104,27 @@ def test_usage_errors_are_one_line_and_status_2(capsys, argv):
     out, err = capsys.readouterr()
     assert out == ""
     assert err.count("\n") == 1 and err.startswith("oslo-threading-run: error: "), err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--bogus"], "unrecognized arguments: --bogus (see oslo-threading-run --help"),
+        (
+            ["--workers", "2", "--debug", "json:loads"],
+            "unrecognized arguments: json:loads: MODULE:FACTORY must come first, as in: "
+            "oslo-threading-run json:loads --workers 2 --debug",
+        ),
+        (["--config-file"], "argument --config-file: expected one argument"),
+        (["demo-submit", "-5"], "demo-submit COUNT must be an integer >= 0 (the number of"),
+        (["demo-submit", "-5"], "requests to queue), got -5"),
+        (["demo-submit", "many"], "got 'many'"),
+        (["demo-submit", "--debug"], "demo-submit needs COUNT"),
+    ],
+)
+def test_usage_errors_say_what_is_wrong(capsys, argv, message):
+    assert runner.main(argv) == 2
+    assert message in capsys.readouterr().err
 
 
 # load_factory and make_service ----------------------------------------------------
@@ -152,6 +182,7 @@ def test_help_documents_every_option_the_signals_and_the_demo(capsys):
         "SIGINT",
         "SIGHUP",
         "SIGKILL",
+        "SIGUSR2",
         "demo-submit",
     ):
         assert text in out, text

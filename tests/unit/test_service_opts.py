@@ -181,3 +181,19 @@ def test_a_negative_shutdown_timeout_is_refused_naming_the_option(value):
     conf.set_override("graceful_shutdown_timeout", value)
     with pytest.raises(ValueError, match=r"graceful_shutdown_timeout must be .* >= 0"):
         service.ProcessLauncher(conf, no_fork=True)
+
+
+def test_run_external_periodic_tasks_equals_oslo_service_4_8s():
+    from oslo_threading_backend import periodic_task
+
+    theirs = cfg.BoolOpt(
+        "run_external_periodic_tasks",
+        default=True,
+        help="Some periodic tasks can be run in a separate process. Should we run them here?",
+    )
+    assert periodic_task.periodic_opts == [theirs]
+    conf = cfg.ConfigOpts()
+    conf.register_opts([theirs])
+    periodic_task.PeriodicTasks(conf)  # registers ours: equal, no DuplicateOptError
+    conf([])
+    assert conf.run_external_periodic_tasks is True

@@ -3,6 +3,7 @@ link/cancel that do something, named threads, no leaks and fork safety."""
 
 import os
 import threading
+import time
 from unittest import mock
 
 import pytest
@@ -32,8 +33,9 @@ def make_group():
     for event in releases:
         event.set()
     for group in groups:
+        threads = group.threads  # stop() takes them out of the listing
         group.stop()
-        for thread in group.threads:
+        for thread in threads:
             try:
                 thread.wait(TIMEOUT)
             except Exception:
@@ -289,6 +291,30 @@ def test_stop_cancels_queued_and_asks_running_to_stop(make_group):
     with pytest.raises(threadgroup.ThreadCancelled):
         queued.wait(TIMEOUT)
     queued_func.assert_not_called()
+
+
+def test_stop_takes_the_running_threads_out_of_threads_and_wait_still_waits(make_group):
+    # oslo.service's threading backend empties ``threads`` at stop().
+    group = make_group()
+    release = threading.Event()
+    running = group.add_thread(release.wait, TIMEOUT)
+    sleeping = group.add_thread(time.sleep, 0.2)
+    assert wait_until(lambda: running.thread.is_alive() and sleeping.thread.is_alive())
+    group.stop()
+    assert group.threads == []
+    assert not running.ready()
+    waited = threading.Thread(target=group.wait)
+    waited.start()
+    waited.join(0.05)
+    assert waited.is_alive()  # running ignores its stop event: wait() waits for it
+    release.set()
+    waited.join(TIMEOUT)
+    assert not waited.is_alive()
+    assert running.ready() and sleeping.ready()
+    assert group.threads == []
+    # The group is reusable and lists its new threads.
+    again = group.add_thread(lambda: "again")
+    assert again.wait(TIMEOUT) == "again"
 
 
 def test_graceful_stop_waits_for_threads_and_queued_ones_still_run(make_group):

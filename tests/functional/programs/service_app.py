@@ -141,6 +141,7 @@ def main(argv=None):
         default="none",
         help="the application's own SIGUSR2 handler, installed before the launcher",
     )
+    parser.add_argument("--timeout-after-launch", type=int, default=None)
     args, rest = parser.parse_known_args(argv)
 
     conf = cfg.ConfigOpts()
@@ -186,6 +187,9 @@ def main(argv=None):
         launcher.launch_service(svc, workers=args.workers)
     else:
         launcher = service.launch(conf, svc, restart_method=args.restart_method, no_fork=True)
+    if args.timeout_after_launch is not None:
+        # Set once the launcher exists, as an application may do before wait().
+        conf.set_override("graceful_shutdown_timeout", args.timeout_after_launch)
     if args.restart_on_sigusr1:
         signal.signal(signal.SIGUSR1, lambda *_: threading.Thread(target=launcher.restart).start())
     emit(args.events, "launched")

@@ -1,0 +1,52 @@
+"""oslo-threading-exec's command line and the environment it gives the program."""
+
+import os
+
+import pytest
+
+from oslo_threading_backend import _exec_site
+from oslo_threading_backend import exec_command
+
+BOOT = _exec_site.BOOTSTRAP_DIR
+
+
+def test_the_bootstrap_goes_first_and_an_existing_pythonpath_is_kept():
+    env = exec_command.bootstrap_environment({"PYTHONPATH": f"/a{os.pathsep}/b", "X": "1"})
+    assert env["PYTHONPATH"] == os.pathsep.join([BOOT, "/a", "/b"])
+    assert env[_exec_site.MARKER] == "1"
+    assert env["X"] == "1"
+
+
+def test_without_pythonpath_only_the_bootstrap_is_set():
+    assert exec_command.bootstrap_environment({})["PYTHONPATH"] == BOOT
+    assert exec_command.bootstrap_environment({"PYTHONPATH": ""})["PYTHONPATH"] == BOOT
+
+
+def test_a_nested_run_does_not_repeat_the_bootstrap_and_has_its_own_top_process():
+    outer = exec_command.bootstrap_environment({"PYTHONPATH": "/a"})
+    outer[_exec_site.TOP_PID] = "123"
+    inner = exec_command.bootstrap_environment(outer)
+    assert inner["PYTHONPATH"] == os.pathsep.join([BOOT, "/a"])
+    assert _exec_site.TOP_PID not in inner
+
+
+def test_the_bootstrap_directory_holds_the_sitecustomize():
+    assert os.path.isfile(os.path.join(BOOT, "sitecustomize.py"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "message"),
+    [
+        ([], 2, "no PROGRAM given; usage: oslo-threading-exec PROGRAM [ARGS...]"),
+        (["--"], 2, "no PROGRAM given"),
+        (["-x"], 2, "unknown option '-x'"),
+        (["no-such-program-anywhere-h2"], 127, "command not found on PATH"),
+    ],
+)
+def test_bad_command_lines_exit_with_one_line(argv, status, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        exec_command.main(argv)
+    assert exit_info.value.code == status
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("oslo-threading-exec: ")
+    assert message in err
