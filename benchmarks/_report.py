@@ -93,7 +93,8 @@ def one_line(sample):
 
 
 def readme_text(samples, summary):
-    """The README's paragraph of figures, with this run's numbers, for copying."""
+    """README.rst's paragraph of figures with this run's numbers, ready to paste."""
+    import textwrap
 
     def r(key, other):
         value = ratio(samples, key, other)
@@ -101,17 +102,21 @@ def readme_text(samples, summary):
 
     pairs = [p for s in samples.get("ours", []) for p in s.get("gather_pairs", ())]
     gather = f"{statistics.median(pairs):.2f}x" if pairs else "n/a"
-    return (
-        "README paragraph (this run's figures):\n"
-        f"  a worker's private memory (USS) is {r('uss_mib', 'oslo-threading')} "
-        f"oslo.service threading's and {r('uss_mib', 'oslo-eventlet')} its eventlet "
-        f"backend's (RSS {r('rss_mib', 'oslo-eventlet')}); a scheduler-shaped worker "
-        f"(64-thread request pool, 40-thread scatter-gather pool) "
-        f"{r('sched_uss_mib', 'oslo-eventlet')} eventlet's USS; start to READY=1 "
-        f"{r('ready_s', 'oslo-threading')} oslo.service threading's; SIGTERM to every "
-        f"process gone {r('sigterm_idle_s', 'oslo-eventlet')} the eventlet backend's "
-        f"({r('sched_sigterm_s', 'oslo-eventlet')} under the scheduler-shaped load); "
-        f"scatter-gather overhead {gather} the standard library's pool."
+    paragraph = (
+        "Measured against oslo.service 4.8.0 on the same machine (``tox -e bench``, "
+        "``doc/source/benchmark_results.md``): a worker's private memory (USS) is "
+        f"{r('uss_mib', 'oslo-threading')} oslo.service threading's and "
+        f"{r('uss_mib', 'oslo-eventlet')} its eventlet backend's (RSS "
+        f"{r('rss_mib', 'oslo-eventlet')}), a scheduler-shaped worker's (a 64-thread "
+        f"request pool, a 40-thread scatter-gather pool) {r('sched_uss_mib', 'oslo-eventlet')}, "
+        f"start to READY=1 {r('ready_s', 'oslo-threading')} oslo.service threading's, "
+        f"SIGTERM to every process gone {r('sigterm_idle_s', 'oslo-eventlet')} the eventlet "
+        f"backend's ({r('sched_sigterm_s', 'oslo-eventlet')} under the scheduler-shaped "
+        f"load), scatter-gather overhead {gather} the standard library's pool, and a "
+        "fixed-interval looping call does not drift."
+    )
+    return "README.rst paragraph (this run's figures):\n\n" + textwrap.fill(
+        paragraph, 79, break_on_hyphens=False
     )
 
 
