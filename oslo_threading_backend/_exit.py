@@ -14,5 +14,9 @@ import gc
 
 
 def before_exit() -> None:
-    """Called at the end of the master's shutdown; a later gc still sees new objects."""
+    """Called at the end of the master's shutdown (once: one master per process).
+
+    Cyclic garbage that exists now is left for the exit to discard; objects made
+    afterwards, by the application's code after ``wait()``, are collected as usual.
+    """
     gc.freeze()
