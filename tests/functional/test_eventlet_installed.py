@@ -8,7 +8,6 @@ tests/unit/test_eventlet_guard.py covers the logic there).
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import pathlib
 import signal
@@ -19,16 +18,7 @@ import textwrap
 import pytest
 
 from oslo_threading_backend import fixture
-
-
-def _installed(distribution: str) -> bool:
-    # Not find_spec(): this test process has eventlet blocked (threading backend).
-    try:
-        importlib.metadata.distribution(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
-
+from tests.installed import installed as _installed
 
 pytestmark = pytest.mark.skipif(not _installed("eventlet"), reason="eventlet is not installed")
 

@@ -1,6 +1,5 @@
 """oslo-threading-run (``python -m oslo_threading_backend``) runs a MODULE:FACTORY target."""
 
-import importlib.metadata
 import signal
 import subprocess
 import sys
@@ -10,17 +9,9 @@ import pytest
 from tests.functional import runner_harness
 from tests.functional.runner_harness import console_script
 from tests.functional.runner_harness import run_command
+from tests.installed import installed as _installed
 
 ECHO = "tests.functional.runner_harness:make_echo_service"
-
-
-def _installed(dist: str) -> bool:
-    # Not find_spec(): once the threading backend is selected here, it refuses eventlet.
-    try:
-        importlib.metadata.distribution(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 HAS_EVENTLET = _installed("eventlet")

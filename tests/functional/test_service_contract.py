@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import pathlib
 import signal
@@ -12,15 +11,9 @@ import textwrap
 
 import pytest
 
+from tests.installed import installed as _installed
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
-
-
-def _installed(distribution: str) -> bool:
-    try:
-        importlib.metadata.distribution(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 def test_each_worker_calls_wait_after_start_and_sigterm_stops_then_awaits_it(service_process):

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import signal
 
 import pytest
 
 from tests.functional.harness import poll
+from tests.installed import installed as _installed
 
 STEPS_ASIDE = "Thread dump steps aside on SIGUSR2"
 DUMP = "===== Thread dump of"
-
-
-def _installed(distribution: str) -> bool:
-    try:
-        importlib.metadata.distribution(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 def test_a_plain_handler_installed_before_launch_keeps_sigusr2(service_process):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import threading
 
 from oslo_config import cfg
@@ -10,16 +9,9 @@ import pytest
 
 from oslo_threading_backend import _service_wait
 from oslo_threading_backend import service
+from tests.installed import installed as _installed
 
 TIMEOUT = 10
-
-
-def _installed(distribution: str) -> bool:
-    try:
-        importlib.metadata.distribution(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 @pytest.fixture

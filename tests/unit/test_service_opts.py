@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
-
 from oslo_config import cfg
 import pytest
 
@@ -12,15 +10,7 @@ from oslo_threading_backend import backend
 from oslo_threading_backend import executors
 from oslo_threading_backend import opts
 from oslo_threading_backend import service
-
-
-def _installed(distribution: str) -> bool:
-    try:
-        importlib.metadata.distribution(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
-
+from tests.installed import installed as _installed
 
 needs_oslo_service = pytest.mark.skipif(
     not _installed("oslo.service"), reason="oslo.service is not installed"
