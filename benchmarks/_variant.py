@@ -31,14 +31,15 @@ SETTLE_SECONDS = 1.2  # past futurist's 1 s idle poll, so exiting threads are go
 
 
 def run_service(under_load, shaped=False):
-    import logging
-
     from oslo_config import cfg
+    from oslo_log import log
     import scheduler_service
 
-    logging.basicConfig(level=logging.WARNING)
+    # Logging through oslo.log, at its default INFO level, as an OpenStack service does.
     conf = cfg.ConfigOpts()
+    log.register_options(conf)
     conf(args=[], project="bench", default_config_files=[], default_config_dirs=[])
+    log.setup(conf, "bench")
     launcher = _api.service.ProcessLauncher(conf)
     if _api.variant == "ours":
         # The launcher registered the pool options on conf; nova's sizes, as _api's.
