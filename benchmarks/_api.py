@@ -21,7 +21,11 @@ LABELS = {
     "oslo-threading": "oslo.service threading",
     "oslo-eventlet": "oslo.service eventlet",
 }
-SCATTER_GATHER_POOL_SIZE = 5
+# nova's cell_worker_thread_pool_size default; the scheduler-shaped run and the
+# pool-size runs set BENCH_SG_POOL (the seed's 40, as nova's cpu*5 gave).
+SCATTER_GATHER_POOL_SIZE = int(os.environ.get("BENCH_SG_POOL", "5"))
+# oslo.messaging's executor_thread_pool_size: the RPC server's request pool.
+REQUEST_POOL_SIZE = 64
 DID_NOT_RESPOND = object()
 
 # Filled by select(): the same names the service code would import from oslo.service.
@@ -29,12 +33,13 @@ variant = None
 service = None
 loopingcall = None  # None when the variant has no looping calls (yet)
 scatter_gather = None
+request_pool = None  # () -> the executor RPC-style requests are dispatched on
 green = False
 
 
 def select(name):
     """Load the variant's backend; call once, first thing in the process."""
-    global variant, service, loopingcall, scatter_gather, green
+    global variant, service, loopingcall, scatter_gather, request_pool, green
     if variant is not None:
         raise RuntimeError(f"variant already selected: {variant}")
     if name == "ours":
@@ -55,7 +60,14 @@ def select(name):
                 t: (DID_NOT_RESPOND if r is sg.DID_NOT_RESPOND else r) for t, r in results.items()
             }
 
+        def ours_request_pool():
+            # Sized by the worker's conf: thread_pool_sizes = rpc:64 (see _variant.py).
+            from oslo_threading_backend import executors
+
+            return executors.get_executor("rpc")
+
         service, loopingcall, scatter_gather = svc, lc, ours_scatter_gather
+        request_pool = ours_request_pool
     elif name in ("oslo-threading", "oslo-eventlet"):
         green = name == "oslo-eventlet"
         if green:
@@ -71,30 +83,36 @@ def select(name):
         from oslo_service import loopingcall as lc
         from oslo_service import service as svc
 
-        if green:
-            pool = NovaStyleScatterGather(futurist.GreenThreadPoolExecutor)
-        else:
-            pool = NovaStyleScatterGather(futurist.ThreadPoolExecutor)
+        pool_class = futurist.GreenThreadPoolExecutor if green else futurist.ThreadPoolExecutor
+        pool = NovaStyleScatterGather(pool_class, SCATTER_GATHER_POOL_SIZE)
+        # oslo.messaging's 'threading' / 'eventlet' executors are these futurist pools.
+        requests = PerProcessPool(pool_class, REQUEST_POOL_SIZE)
         service, loopingcall, scatter_gather = svc, lc, pool
+        request_pool = requests.executor
     else:
         raise ValueError(f"unknown variant {name!r}; expected one of {', '.join(VARIANTS)}")
     variant = name
 
 
-class NovaStyleScatterGather:
-    """nova's scatter_gather_cells on a futurist pool, created lazily in each process."""
+class PerProcessPool:
+    """A futurist pool created lazily in each process."""
 
-    def __init__(self, pool_class):
+    def __init__(self, pool_class, size):
         self._pool_class = pool_class
+        self._size = size
         self._pool = None
         self._pid = None
 
     def executor(self):
         # A forked worker has none of its parent's pool threads: build its own.
         if self._pid != os.getpid():
-            self._pool = self._pool_class(max_workers=SCATTER_GATHER_POOL_SIZE)
+            self._pool = self._pool_class(max_workers=self._size)
             self._pid = os.getpid()
         return self._pool
+
+
+class NovaStyleScatterGather(PerProcessPool):
+    """nova's scatter_gather_cells on a futurist pool."""
 
     def __call__(self, targets, fn, *args, timeout=60.0):
         from futurist import waiters

@@ -3,22 +3,26 @@
 Usage: python benchmarks/_variant.py VARIANT MODE
   VARIANT: ours | oslo-threading | oslo-eventlet
   MODE:    load  - ProcessLauncher with the scheduler service under load, until SIGTERM
+           sched - the scheduler-shaped service under load (requests on a 64-thread
+                   RPC-style pool, scatter-gather on BENCH_SG_POOL threads), until SIGTERM
            idle  - the same service with nothing to do, until SIGTERM
            micro - scatter-gather overhead, looping-call stop() latency, thread leak check
 
-Results are JSON lines on the file descriptor named by BENCH_REPORT_FD. Only
+BENCH_WORKERS sets the number of workers (default 2). Results are JSON lines on the
+file descriptor named by BENCH_REPORT_FD. Only
 ``sys``, ``os`` and ``_api`` are imported before the variant is selected: the
 eventlet variant must monkey-patch before anything else is imported.
 """
 
+import os
 import sys
 
 import _api
 
-WORKERS = 2
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 GATHER_WIDTH = 5
-GATHER_REPEATS = 5
-GATHER_CYCLES_PER_REPEAT = 2000  # 5 x 2000 = the 10000 cycles of the leak check
+GATHER_REPEATS = 20
+GATHER_CYCLES_PER_REPEAT = 500  # 20 x 500 = the 10000 cycles of the leak check
 LOOPING_CYCLES = 1000
 STOP_SAMPLES = 3
 STOP_INTERVAL = 1.0
@@ -26,17 +30,23 @@ STOP_AFTER = 0.2
 SETTLE_SECONDS = 1.2  # past futurist's 1 s idle poll, so exiting threads are gone
 
 
-def run_service(under_load):
-    import logging
-
+def run_service(under_load, shaped=False):
     from oslo_config import cfg
+    from oslo_log import log
     import scheduler_service
 
-    logging.basicConfig(level=logging.WARNING)
+    # Logging through oslo.log, at its default INFO level, as an OpenStack service does.
     conf = cfg.ConfigOpts()
+    log.register_options(conf)
     conf(args=[], project="bench", default_config_files=[], default_config_dirs=[])
+    log.setup(conf, "bench")
     launcher = _api.service.ProcessLauncher(conf)
-    launcher.launch_service(scheduler_service.SchedulerService(under_load), workers=WORKERS)
+    if _api.variant == "ours":
+        # The launcher registered the pool options on conf; nova's sizes, as _api's.
+        conf.set_override("scatter_gather_thread_pool_size", _api.SCATTER_GATHER_POOL_SIZE)
+        conf.set_override("thread_pool_sizes", {"rpc": str(_api.REQUEST_POOL_SIZE)})
+    service = scheduler_service.SchedulerService(under_load, shaped=shaped)
+    launcher.launch_service(service, workers=WORKERS)
     scheduler_service.report("launching")
     return launcher.wait()
 
@@ -46,19 +56,44 @@ def _noop(target):
 
 
 def _gather_us_per_task(scatter_gather):
-    """Median over repeats of the per-task cost of a 5-wide scatter-gather of a no-op."""
-    import statistics
+    """Per-task cost of GATHER_CYCLES_PER_REPEAT 5-wide scatter-gathers of a no-op."""
     import time
 
     targets = tuple(range(GATHER_WIDTH))
-    samples = []
-    for _ in range(GATHER_REPEATS):
-        started = time.perf_counter()
-        for _ in range(GATHER_CYCLES_PER_REPEAT):
-            scatter_gather(targets, _noop, timeout=10.0)
-        elapsed = time.perf_counter() - started
-        samples.append(elapsed / (GATHER_CYCLES_PER_REPEAT * GATHER_WIDTH) * 1e6)
-    return statistics.median(samples)
+    started = time.perf_counter()
+    for _ in range(GATHER_CYCLES_PER_REPEAT):
+        scatter_gather(targets, _noop, timeout=10.0)
+    elapsed = time.perf_counter() - started
+    return elapsed / (GATHER_CYCLES_PER_REPEAT * GATHER_WIDTH) * 1e6
+
+
+def _interleaved_gather(scatter_gather, stdlib):
+    """Medians of both, and one ratio per pair of neighbouring repeats.
+
+    The two alternate (A B, B A, A B, ...) in this one process, so a busy machine
+    slows both sides of each pair alike; the spread of the pairs is the noise.
+    """
+    import statistics
+
+    ours, theirs, pairs = [], [], []
+    for repeat in range(GATHER_REPEATS):
+        if stdlib is None:
+            ours.append(_gather_us_per_task(scatter_gather))
+            continue
+        if repeat % 2:
+            b = _gather_us_per_task(stdlib)
+            a = _gather_us_per_task(scatter_gather)
+        else:
+            a = _gather_us_per_task(scatter_gather)
+            b = _gather_us_per_task(stdlib)
+        ours.append(a)
+        theirs.append(b)
+        pairs.append(a / b)
+    return (
+        statistics.median(ours),
+        statistics.median(theirs) if theirs else None,
+        pairs,
+    )
 
 
 def _stdlib_scatter_gather():
@@ -123,10 +158,12 @@ def run_micro():
     baseline = _settled_threads()
     result["threads_baseline"] = baseline
 
-    result["gather_us_per_task"] = _gather_us_per_task(_api.scatter_gather)
+    ours, theirs, pairs = _interleaved_gather(_api.scatter_gather, stdlib)
+    result["gather_us_per_task"] = ours
     result["threads_after_gather_cycles"] = _settled_threads() - baseline
-    if stdlib is not None:
-        result["stdlib_gather_us_per_task"] = _gather_us_per_task(stdlib)
+    if theirs is not None:
+        result["stdlib_gather_us_per_task"] = theirs
+        result["gather_pairs"] = pairs
 
     if _api.loopingcall is not None:
         before = _threads()
@@ -144,8 +181,8 @@ def main(argv):
         return 2
     variant, mode = argv[1], argv[2]
     _api.select(variant)
-    if mode in ("load", "idle"):
-        return run_service(under_load=mode == "load")
+    if mode in ("load", "idle", "sched"):
+        return run_service(under_load=mode != "idle", shaped=mode == "sched")
     if mode == "micro":
         return run_micro()
     print(f"unknown mode {mode!r}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """A scheduler-like service, written once against the oslo.service API.
 
 Every variant runs this same code: ``_api.select()`` decides what ``service``,
-``loopingcall`` and ``scatter_gather`` are. In each worker:
+``loopingcall``, ``scatter_gather`` and ``request_pool`` are. In each worker:
 
 - a periodic task refreshes the host state: a scatter-gather over 5 cells, each
   answering with ~1 MB of host records after 10 ms of I/O (nova's scheduler
@@ -9,7 +9,11 @@ Every variant runs this same code: ``_api.select()`` decides what ``service``,
 - request threads each serve a request every 50 ms: a scatter-gather over the
   cells (2 ms of I/O each, a few records back) and a pass over the host state;
 - under load, a 50 ms FixedIntervalLoopingCall measures its own lateness for 10 s,
-  then how long ``stop()`` takes to end it.
+  then how long ``stop()`` takes to end it;
+- ``shaped`` (the scheduler-shaped run): each request thread is a client whose
+  call is dispatched on the RPC-style request pool (64 threads), and the request
+  reads 400 host records from each cell on the scatter-gather pool, as nova's
+  select_destinations reads the compute nodes of every cell.
 
 Idle, the request threads wait for requests that never come and the periodic task
 sleeps. Events (serving, looping-call figures, stopped) are JSON lines written to
@@ -23,11 +27,13 @@ import threading
 import time
 
 from _api import loopingcall
+from _api import request_pool
 from _api import scatter_gather
 from _api import service
 
 CELLS = tuple(f"cell{n}" for n in range(5))
 HOSTS_PER_CELL = 1600  # ~1 MB of records per cell (measured with tracemalloc)
+SHAPED_HOSTS_PER_CELL = 400  # the compute nodes a scheduler request reads per cell
 CELL_IO_SECONDS = 0.010
 REFRESH_INTERVAL = 1.0
 IDLE_REFRESH_INTERVAL = 3600.0
@@ -49,7 +55,7 @@ def report(event, **fields):
     os.write(fd, (json.dumps(fields) + "\n").encode())
 
 
-def fetch_host_records(cell):
+def fetch_host_records(cell, hosts=HOSTS_PER_CELL):
     """One cell's host records, after the I/O of a database query."""
     time.sleep(CELL_IO_SECONDS)
     now = time.time()
@@ -66,7 +72,7 @@ def fetch_host_records(cell):
             "traits": ("HW_CPU_X86_AVX2", "COMPUTE_NET_VIF_MODEL_VIRTIO"),
             "updated_at": now,
         }
-        for i in range(HOSTS_PER_CELL)
+        for i in range(hosts)
     ]
 
 
@@ -77,9 +83,14 @@ def lookup_instances(cell, request_id):
 
 
 class SchedulerService(service.Service):
-    def __init__(self, under_load=True):
+    """``shaped``: dispatch each request on the RPC-style request pool (64 threads,
+    oslo.messaging's executor) and, as nova's select_destinations does, read each
+    cell's compute nodes per request on the scatter-gather pool."""
+
+    def __init__(self, under_load=True, shaped=False):
         super().__init__()
         self.under_load = under_load
+        self.shaped = shaped
         self.host_state = {}
         self.requests_served = 0
         self._stopping = None
@@ -111,11 +122,22 @@ class SchedulerService(service.Service):
     def serve_requests(self, thread_number):
         gap = REQUEST_GAP if self.under_load else None
         while not self._stopping.wait(gap):
-            self.select_destination(thread_number)
+            if self.shaped:
+                # A client's call: the RPC server dispatches it on its pool.
+                request_pool().submit(self.select_destination, thread_number).result()
+            else:
+                self.select_destination(thread_number)
 
     def select_destination(self, thread_number):
-        scatter_gather(CELLS, lookup_instances, thread_number, timeout=GATHER_TIMEOUT)
-        hosts = self.host_state.get(CELLS[self.requests_served % len(CELLS)], ())
+        if self.shaped:
+            results = scatter_gather(
+                CELLS, fetch_host_records, SHAPED_HOSTS_PER_CELL, timeout=GATHER_TIMEOUT
+            )
+            hosts = results.get(CELLS[self.requests_served % len(CELLS)], ())
+            hosts = hosts if isinstance(hosts, list) else ()
+        else:
+            scatter_gather(CELLS, lookup_instances, thread_number, timeout=GATHER_TIMEOUT)
+            hosts = self.host_state.get(CELLS[self.requests_served % len(CELLS)], ())
         best = None
         for host in hosts:
             if host["vcpus_used"] < 60 and (

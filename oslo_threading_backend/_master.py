@@ -20,6 +20,7 @@ from typing import Any
 import cotyledon
 
 from oslo_threading_backend import _cotyledon_compat
+from oslo_threading_backend import _exit
 from oslo_threading_backend import _fork_guard
 from oslo_threading_backend import _logflush
 from oslo_threading_backend import _worker_channel
@@ -207,6 +208,7 @@ class Master(cotyledon.ServiceManager):
             # The shutdown ended in time: the caller of wait() goes on undisturbed.
             if deadline is not None:
                 deadline.cancel()
+            _exit.before_exit()
 
     def _shutdown_deadline_passed(self, workers: list[tuple[Any, int]]) -> None:
         try:
@@ -231,7 +233,8 @@ class Master(cotyledon.ServiceManager):
 
     # cotyledon 2.2.0 throttles respawns with time.sleep(5) in the supervisor
     # thread, which SIGTERM then waits for: a crash-looping worker delayed
-    # shutdown by up to 5 s. Sleep on the shutdown event instead.
+    # shutdown by up to 5 s. Sleep on the shutdown event instead. It also slept
+    # wait_interval before each first fork: 10 ms per worker to READY=1.
     def _slowdown_respawn_if_needed(self) -> None:
         expected_children = sum(s.workers for s in self._services.values())
         if len(self._forktimes) > expected_children:
@@ -239,7 +242,8 @@ class Master(cotyledon.ServiceManager):
                 LOG.info("Forking too fast, sleeping")
                 self._dead.wait(5)
             self._forktimes.pop(0)
-        else:
+        elif len(self._forktimes) >= expected_children:
+            # Not before the first forks (start-up, reload): they all go at once.
             self._dead.wait(self._wait_interval)
         if self._dead.is_set():
             raise _ShuttingDown

@@ -346,3 +346,39 @@ def test_shutdown_all_waits_for_pools_without_join(monkeypatch):
     assert executors.shutdown_all() is True
     # A single call, that waits: futurist's green pool waits only in the first call.
     assert calls == [True]
+
+
+def _stopping_in_parallel(stop_all):
+    """Whether pool "b" was told to stop while pool "a" still waited for its task."""
+    first = executors.get_executor("a")
+    second = executors.get_executor("b")
+    started = threading.Event()
+    seen = []
+
+    def wait_for_second_pool_to_stop():
+        started.set()
+        # Bounded: stopped one after another, "b" is stopped only after this returns.
+        seen.append(wait_until_true(lambda: second._shutdown, WAIT / 2))
+
+    fut = first.submit(wait_for_second_pool_to_stop)
+    assert started.wait(WAIT)
+    stop_all()
+    fut.result(WAIT)
+    return seen == [True]
+
+
+def wait_until_true(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_shutdown_all_stops_every_pool_before_waiting_for_any():
+    assert _stopping_in_parallel(lambda: executors.shutdown_all(timeout=WAIT))
+
+
+def test_reset_all_stops_every_pool_before_waiting_for_any():
+    assert _stopping_in_parallel(executors.reset_all)

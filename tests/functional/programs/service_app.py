@@ -5,6 +5,7 @@ given by --events, with O_APPEND writes, so tests can wait on them.
 """
 
 import argparse
+import gc
 import multiprocessing.util
 import os
 import signal
@@ -193,7 +194,9 @@ def main(argv=None):
         signal.signal(signal.SIGUSR1, lambda *_: threading.Thread(target=launcher.restart).start())
     emit(args.events, "launched")
     code = launcher.wait()
-    emit(args.events, "master-exit", code=code)
+    # frozen: objects the final collections of the interpreter's exit skip.
+    emit(args.events, "master-exit", code=code, frozen=gc.get_freeze_count())
+    LOG.info("Application done after wait() returned %s", code)
     if args.linger_after_wait:
         # The application goes on after wait() returned (its own clean-up).
         time.sleep(args.linger_after_wait)
