@@ -33,6 +33,8 @@ doc/source/benchmark_growth.md and doc/source/benchmark_chart.png. Environment:
   BENCH_QUICK=1           short runs for development
   BENCH_VARIANTS=a,b      run only these variants (targets not measured do not fail)
   BENCH_RAW=FILE          also dump every sample as JSON
+  BENCH_RPC=0             skip the RPC service step (bench_rpc.py; it needs
+                          rabbitmq-server installed and starts a broker of its own)
 """
 
 import argparse
@@ -55,6 +57,7 @@ from _runs import Run  # noqa: E402
 from _runs import RunFailed  # noqa: E402
 from _runs import memory_of  # noqa: E402
 import _targets  # noqa: E402
+import bench_rpc  # noqa: E402
 
 VARIANTS = ("ours", "oslo-threading", "oslo-eventlet")
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
@@ -146,6 +149,9 @@ def run_micro(variant, log_dir):
 #     STEPS.append(("rpc", bench_rpc.run_rpc))
 #     _report.register_figures(bench_rpc.METRICS, bench_rpc.targets)
 STEPS = [("load", run_load), ("idle", run_idle), ("sched", run_sched), ("micro", run_micro)]
+if os.environ.get("BENCH_RPC", "1") != "0":
+    STEPS.append(("rpc", bench_rpc.run_rpc))
+    _report.register_figures(bench_rpc.METRICS, bench_rpc.step_targets)
 
 
 def _mean(values):

@@ -310,6 +310,81 @@ def targets(results: dict) -> list[tuple[str, float, bool]]:
     return found
 
 
+# --- As a step of tox -e bench (bench_backends.py): one broker for the whole run. ---
+
+#: Rows of bench_backends' results table: (key, label, unit, decimals).
+METRICS = (
+    ("rpc_first_answer_s", "RPC service: start to first answered call", "s", 3),
+    ("rpc_latency_median_ms", "RPC call latency, median", "ms", 2),
+    ("rpc_latency_p99_ms", "RPC call latency, p99", "ms", 2),
+    ("rpc_throughput_per_s", "RPC throughput (8 clients, 5 ms of I/O a call)", "/s", 0),
+    ("rpc_rss_mib", "RPC worker RSS after load", "MiB", 1),
+    ("rpc_uss_mib", "RPC worker USS after load", "MiB", 1),
+    ("rpc_threads", "RPC worker OS threads after load", "", 0),
+    ("rpc_sigterm_s", "RPC service: SIGTERM to every process gone", "s", 3),
+)
+
+_step_state: dict = {}
+
+
+def _step_broker_url() -> str:
+    """Start the run's broker at the first RPC step; ended when the process exits."""
+    if "url" not in _step_state:
+        import atexit
+
+        from tests.integration import broker as broker_mod
+
+        script = broker_mod.find_server_script()
+        if script is None:
+            raise RunFailed("rabbitmq-server is not installed (apt-get install rabbitmq-server)")
+        workdir = tempfile.mkdtemp(prefix="bench-rpc-")
+        node = broker_mod.RabbitBroker(pathlib.Path(workdir) / "rabbitmq", script)
+        atexit.register(node.close)
+        node.start()
+        _step_state.update(url=node.url, workdir=workdir)
+    return _step_state["url"]
+
+
+def run_rpc(variant: str, log_dir: str) -> dict[str, float]:
+    """bench_backends step: the RPC figures of one round for ``variant``."""
+    url = _step_broker_url()
+    try:
+        figures = measure_once(variant, url, _step_state["workdir"])
+    except RunFailed as exc:
+        raise ValueError(str(exc)) from exc
+    return {_STEP_KEYS[key]: value for key, value in figures.items()}
+
+
+_STEP_KEYS = {
+    "first_answer_s": "rpc_first_answer_s",
+    "latency_median_ms": "rpc_latency_median_ms",
+    "latency_p99_ms": "rpc_latency_p99_ms",
+    "throughput_per_s": "rpc_throughput_per_s",
+    "rss_mib": "rpc_rss_mib",
+    "uss_mib": "rpc_uss_mib",
+    "threads": "rpc_threads",
+    "sigterm_to_gone_s": "rpc_sigterm_s",
+}
+
+
+def step_targets(samples: dict, summary: dict) -> list:
+    """The RPC service issue's targets, interleaved: each <= 1.0x the eventlet backend."""
+    import _targets
+
+    return [
+        _targets.ratio_result(
+            "RPC service SIGTERM to every process gone <= 1.0x oslo.service eventlet's",
+            _targets.paired_ratios(samples, "rpc_sigterm_s", "oslo-eventlet"),
+            1.0,
+        ),
+        _targets.ratio_result(
+            "RPC worker USS after load <= 1.0x oslo.service eventlet's",
+            _targets.paired_ratios(samples, "rpc_uss_mib", "oslo-eventlet"),
+            1.0,
+        ),
+    ]
+
+
 def main() -> int:
     variants = [v for v in os.environ.get("BENCH_VARIANTS", "").split(",") if v] or None
     results = measure(variants=variants)
