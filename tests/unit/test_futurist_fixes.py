@@ -79,11 +79,17 @@ def test_a_large_idle_pool_shuts_down_at_once(slow_poll, fixed):
 def test_a_wake_taken_by_another_stopping_thread_is_handed_on(slow_poll, fixed):
     pool = futurist.ThreadPoolExecutor(max_workers=2)
     release_a = threading.Event()
-    pool.submit(release_a.wait, polling.WAIT)  # thread A runs this
+
+    def hold():
+        release_a.wait(polling.WAIT)
+        return threading.current_thread()
+
+    held = pool.submit(hold)  # runs on thread A, whichever of the two it is
     pool.submit(lambda: None).result(polling.WAIT)  # thread B: idle first
-    a, b = pool._workers
-    polling.wait_until(lambda: b.idle)
+    polling.wait_until(lambda: pool.get_num_idle_workers() == 1)
     release_a.set()
+    a = held.result(polling.WAIT)
+    (b,) = [w for w in pool._workers if w is not a]
     polling.wait_until(lambda: a.idle)
     # Both stop, but only A's wake is queued: B, waiting longest, is woken first and
     # takes it; B exits after it and must hand it on, or A would wait its 5 s poll.
