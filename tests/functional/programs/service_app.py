@@ -204,6 +204,21 @@ def main(argv=None):
 
         futurist_thread.ThreadWorker.MAX_IDLE_FOR = args.futurist_idle_poll
 
+    # Installed before the launcher: with no_fork, start() (and its 'started' event,
+    # on which a test may send SIGUSR1) runs inside launch().
+    made = {}
+    made_event = threading.Event()
+    if args.restart_on_sigusr1:
+
+        def restart_when_made():
+            made_event.wait(10)
+            made["launcher"].restart()
+
+        def on_sigusr1(*_):
+            threading.Thread(target=restart_when_made).start()
+
+        signal.signal(signal.SIGUSR1, on_sigusr1)
+
     svc = AppService(conf, args)
     if args.launcher == "launch":
         launcher = service.launch(
@@ -226,8 +241,8 @@ def main(argv=None):
     if args.timeout_after_launch is not None:
         # Set once the launcher exists, as an application may do before wait().
         conf.set_override("graceful_shutdown_timeout", args.timeout_after_launch)
-    if args.restart_on_sigusr1:
-        signal.signal(signal.SIGUSR1, lambda *_: threading.Thread(target=launcher.restart).start())
+    made.update(launcher=launcher)
+    made_event.set()
     emit(args.events, "launched")
     code = launcher.wait()
     # frozen: objects the final collections of the interpreter's exit skip.
