@@ -19,6 +19,7 @@ import threading
 
 from oslo_config import cfg
 
+from oslo_threading_backend import _futurist_fixes
 from oslo_threading_backend import _in_process
 from oslo_threading_backend import _master
 from oslo_threading_backend import _service_base
@@ -70,13 +71,18 @@ def _check_wait_interval(wait_interval: object) -> float:
 
 
 def _adopt_conf(conf: cfg.ConfigOpts) -> None:
-    """The launcher's conf carries the service options and sizes the named pools."""
+    """The launcher's conf carries the service options and sizes the named pools.
+
+    futurist's fast shutdown is applied here, in the master before any fork, so
+    that the workers inherit it.
+    """
     if not isinstance(conf, cfg.ConfigOpts):
         raise TypeError(f"conf must be an oslo_config.cfg.ConfigOpts, not {conf!r}")
     _service_opts.register_service_opts(conf)
     executors.set_conf(conf)
     thread_dump.register_opts(conf)
     process_stats.register_opts(conf)
+    _futurist_fixes.apply_for(conf)
 
 
 def _check_spawnable(service: _service_base.ServiceBase, conf: cfg.ConfigOpts) -> None:

@@ -27,6 +27,7 @@ _MODULES = (
     "oslo_threading_backend.periodic_task",
     "oslo_threading_backend.thread_dump",
     "oslo_threading_backend.process_stats",
+    "oslo_threading_backend._futurist_fixes",
 )
 
 

@@ -2,7 +2,9 @@
 
 What the forked tests cannot see from outside: which pool runs the calls, and
 that stop() does not wait for futurist's idle poll (made 6 s here, instead of
-1 s, so that the difference is a behaviour and not a timing).
+1 s, so that the difference is a behaviour and not a timing), neither on our
+pool nor, with the launchers' futurist fix applied, on futurist's own (the
+executor='threading' server an application such as nova makes itself).
 """
 
 import threading
@@ -12,6 +14,7 @@ import uuid
 from oslo_config import cfg
 import pytest
 
+from oslo_threading_backend import _futurist_fixes
 from oslo_threading_backend import _thread_pool
 from oslo_threading_backend import rpc
 
@@ -69,6 +72,13 @@ def slow_futurist_idle_poll(monkeypatch):
     monkeypatch.setattr(futurist._thread.ThreadWorker, "MAX_IDLE_FOR", IDLE_POLL)
 
 
+@pytest.fixture
+def futurist_fix():
+    assert _futurist_fixes.apply()
+    yield
+    _futurist_fixes.remove()
+
+
 def _timed_stop(service):
     started = time.monotonic()
     service.stop()
@@ -96,12 +106,26 @@ def test_stop_does_not_wait_for_futurists_idle_poll(make_service, slow_futurist_
 
 def test_futurists_pool_waits_out_its_idle_poll_on_stop(make_service, slow_futurist_idle_poll):
     # The upstream behaviour the native pool avoids: futurist.ThreadPoolExecutor's
-    # idle threads see the shutdown only when their poll (MAX_IDLE_FOR) ends.
+    # idle threads see the shutdown only when their poll (MAX_IDLE_FOR) ends. (A
+    # launcher built in this process would apply the futurist fix: none was.)
+    assert not _futurist_fixes.is_applied()
     service, client, recorder = make_service(rpc.FUTURIST)
     service.start()
     assert not isinstance(service.rpc_server._work_executor, _thread_pool.ThreadPoolExecutor)
     assert client.call({}, "echo", value=1) == 1
     assert _timed_stop(service) > IDLE_POLL / 2
+
+
+def test_futurists_pool_stops_at_once_with_the_futurist_fix(
+    make_service, slow_futurist_idle_poll, futurist_fix
+):
+    # What the launchers apply (futurist_fast_shutdown) to every futurist pool,
+    # oslo.messaging's own 'threading' executor included.
+    service, client, _ = make_service(rpc.FUTURIST)
+    service.start()
+    assert not isinstance(service.rpc_server._work_executor, _thread_pool.ThreadPoolExecutor)
+    assert client.call({}, "echo", value=1) == 1
+    assert _timed_stop(service) < IDLE_POLL / 2
 
 
 def test_start_again_after_stop_serves_again(make_service):

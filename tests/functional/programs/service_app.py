@@ -39,6 +39,7 @@ class AppService(service.Service):
         self.args = args
         self._stopping = None  # made in start(): the service must pickle for 'spawn'
         self._unblock = None
+        self._futurist_pool = None
         if args.threads_before_fork:
             # The group and a named pool are used in the master before any fork.
             done = threading.Event()
@@ -70,9 +71,22 @@ class AppService(service.Service):
             self.emit("thread-in-worker", ran=ran.wait(10))
         pooled = executors.spawn(os.getpid)
         self.emit("pool-task", ok=pooled.result(timeout=10) == os.getpid())
+        if self.args.futurist_pool:
+            self._start_futurist_pool(self.args.futurist_pool)
         self._stopping = threading.Event()
         self.tg.add_thread(self._requests, self._stopping)
         self.emit("started", value=self.conf.app.value)
+
+    def _start_futurist_pool(self, size):
+        # The application's own futurist pool (as nova's), its threads all idle.
+        import futurist
+
+        self._futurist_pool = futurist.ThreadPoolExecutor(max_workers=size)
+        gate = threading.Barrier(size + 1)
+        for _ in range(size):
+            self._futurist_pool.submit(gate.wait, 10)
+        gate.wait(10)
+        self.emit("futurist-pool-started", size=size)
 
     def _requests(self, stopping):
         while not stopping.is_set():
@@ -86,6 +100,10 @@ class AppService(service.Service):
             self._unblock.set()
         if self.args.stop_hangs:
             threading.Event().wait()
+        if self._futurist_pool is not None:
+            began = time.monotonic()
+            self._futurist_pool.shutdown(wait=True)
+            self.emit("futurist-pool-down", seconds=f"{time.monotonic() - began:.3f}")
         if self._stopping is not None:
             self._stopping.set()
         super().stop(graceful)
@@ -142,6 +160,19 @@ def main(argv=None):
         help="the application's own SIGUSR2 handler, installed before the launcher",
     )
     parser.add_argument("--timeout-after-launch", type=int, default=None)
+    parser.add_argument(
+        "--futurist-pool",
+        type=int,
+        default=0,
+        help="each worker holds an idle futurist.ThreadPoolExecutor of this many "
+        "threads and shuts it down (wait=True) in stop()",
+    )
+    parser.add_argument(
+        "--futurist-idle-poll",
+        type=float,
+        default=None,
+        help="futurist's ThreadWorker.MAX_IDLE_FOR, set in the master before forking",
+    )
     args, rest = parser.parse_known_args(argv)
 
     conf = cfg.ConfigOpts()
@@ -168,6 +199,26 @@ def main(argv=None):
 
         gmr.TextGuruMeditation.setup_autorun(_Version())
 
+    if args.futurist_idle_poll is not None:
+        from futurist import _thread as futurist_thread
+
+        futurist_thread.ThreadWorker.MAX_IDLE_FOR = args.futurist_idle_poll
+
+    # Installed before the launcher: with no_fork, start() (and its 'started' event,
+    # on which a test may send SIGUSR1) runs inside launch().
+    made = {}
+    made_event = threading.Event()
+    if args.restart_on_sigusr1:
+
+        def restart_when_made():
+            made_event.wait(10)
+            made["launcher"].restart()
+
+        def on_sigusr1(*_):
+            threading.Thread(target=restart_when_made).start()
+
+        signal.signal(signal.SIGUSR1, on_sigusr1)
+
     svc = AppService(conf, args)
     if args.launcher == "launch":
         launcher = service.launch(
@@ -190,8 +241,8 @@ def main(argv=None):
     if args.timeout_after_launch is not None:
         # Set once the launcher exists, as an application may do before wait().
         conf.set_override("graceful_shutdown_timeout", args.timeout_after_launch)
-    if args.restart_on_sigusr1:
-        signal.signal(signal.SIGUSR1, lambda *_: threading.Thread(target=launcher.restart).start())
+    made.update(launcher=launcher)
+    made_event.set()
     emit(args.events, "launched")
     code = launcher.wait()
     # frozen: objects the final collections of the interpreter's exit skip.
