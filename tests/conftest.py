@@ -1,5 +1,7 @@
 """Fixtures for every tier."""
 
+import sys
+
 import pytest
 
 from oslo_threading_backend import _futurist_fixes
@@ -14,3 +16,16 @@ def _futurist_as_installed():
     """
     yield
     _futurist_fixes.remove()
+
+
+@pytest.fixture(autouse=True)
+def _executors_usable_again():
+    """A launcher stopped in a test process shuts the named executors down for good.
+
+    Re-enable them after such a test, so that a later test's get_executor() does
+    not depend on the order the tests ran in.
+    """
+    yield
+    executors = sys.modules.get("oslo_threading_backend.executors")  # never imported here
+    if executors is not None and executors._shut_down:
+        executors.reset_all()
