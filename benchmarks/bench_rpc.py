@@ -42,6 +42,8 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
+from _runs import memory_of  # noqa: E402
+
 VARIANTS = ("ours", "oslo-threading", "oslo-eventlet")
 LABELS = {
     "ours": "oslo_threading_backend",
@@ -83,20 +85,6 @@ def _client_messaging():
     import oslo_messaging
 
     return oslo_messaging
-
-
-def memory_of(pid: int) -> dict[str, float]:
-    """RSS and USS in MiB (/proc/<pid>/smaps_rollup) and the thread count."""
-    fields = {}
-    with open(f"/proc/{pid}/smaps_rollup") as rollup:
-        for line in rollup:
-            parts = line.split()
-            if len(parts) >= 3 and parts[1].isdigit():
-                fields[parts[0].rstrip(":")] = int(parts[1])
-    with open(f"/proc/{pid}/status") as status:
-        threads = next(int(line.split()[1]) for line in status if line.startswith("Threads:"))
-    uss = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
-    return {"rss_mib": fields["Rss"] / 1024.0, "uss_mib": uss / 1024.0, "threads": threads}
 
 
 class ServiceRun:
@@ -254,8 +242,8 @@ def measure_once(variant: str, url: str, workdir: str) -> dict[str, float]:
             result["latency_median_ms"], result["latency_p99_ms"] = _latencies(client)
             result["throughput_per_s"] = _throughput(client)
             memory = [memory_of(pid) for pid in pids]
-            for key in ("rss_mib", "uss_mib", "threads"):
-                result[key] = statistics.mean(m[key] for m in memory)
+            for key, field in (("rss_mib", "rss"), ("uss_mib", "uss"), ("threads", "threads")):
+                result[key] = statistics.mean(m[field] for m in memory)
             result["sigterm_to_gone_s"] = run.sigterm_to_gone(pids)
             if run.proc.wait(STOP_TIMEOUT) != 0:
                 raise RunFailed(f"{variant}: exit status {run.proc.returncode}:\n{run.tail()}")

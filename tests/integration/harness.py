@@ -17,10 +17,10 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 from oslo_threading_backend import fixture
+from tests.functional import harness as functional_harness
 from tests.integration.broker import RabbitBroker
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -29,20 +29,9 @@ FACTORY = "tests.integration.programs.rpc_app:create_service"
 DEFAULT_TIMEOUT = 30.0
 
 
-class Timeout(AssertionError):
-    pass
-
-
 def poll(predicate, timeout=DEFAULT_TIMEOUT, interval=0.05, what="condition"):
-    """Return predicate()'s first truthy value, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise Timeout(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
+    """The functional tier's poll(), with this tier's longer default (broker round trips)."""
+    return functional_harness.poll(predicate, timeout, interval, what)
 
 
 def read_lines(path: pathlib.Path) -> list[tuple[str, dict[str, str]]]:
