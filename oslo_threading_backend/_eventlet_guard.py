@@ -76,7 +76,7 @@ _blocker: _EventletBlocker | None = None
 def _loaded_eventlet_modules() -> list[str]:
     return sorted(
         name
-        for name, module in sys.modules.items()
+        for name, module in list(sys.modules.items())  # another thread may import
         if module is not None and _is_eventlet_module(name)
     )
 
@@ -194,6 +194,23 @@ def poison() -> None:
         if _blocker not in sys.meta_path:
             sys.meta_path.insert(0, _blocker)
             LOG.debug("eventlet imports are now blocked (native threads backend)")
+
+
+def refuse_if_monkey_patched() -> None:
+    """Raise the RuntimeError poison() raises if eventlet monkey-patched the process since.
+
+    poison() lets a process where another library imported eventlet go on; a
+    ``monkey_patch()`` after that would leave the launcher on green threads.
+    Reads ``eventlet.patcher`` only if it is loaded; imports nothing.
+    """
+    patched = monkey_patched_modules()
+    if patched:
+        raise RuntimeError(
+            f"eventlet has monkey-patched this process ({', '.join(patched)}) after the "
+            "threading backend was selected, so its threads are green threads: do not "
+            "monkey-patch, or select the eventlet backend before importing "
+            "oslo_threading_backend's modules"
+        )
 
 
 def unpoison() -> None:

@@ -19,6 +19,7 @@ import threading
 
 from oslo_config import cfg
 
+from oslo_threading_backend import _eventlet_guard
 from oslo_threading_backend import _futurist_fixes
 from oslo_threading_backend import _in_process
 from oslo_threading_backend import _master
@@ -26,6 +27,7 @@ from oslo_threading_backend import _service_base
 from oslo_threading_backend import _service_config
 from oslo_threading_backend import _service_opts
 from oslo_threading_backend import _worker
+from oslo_threading_backend import backend
 from oslo_threading_backend import executors
 from oslo_threading_backend import process_stats
 from oslo_threading_backend import thread_dump
@@ -78,6 +80,8 @@ def _adopt_conf(conf: cfg.ConfigOpts) -> None:
     """
     if not isinstance(conf, cfg.ConfigOpts):
         raise TypeError(f"conf must be an oslo_config.cfg.ConfigOpts, not {conf!r}")
+    if backend.get_backend_type() is backend.BackendType.THREADING:
+        _eventlet_guard.refuse_if_monkey_patched()
     _service_opts.register_service_opts(conf)
     executors.set_conf(conf)
     thread_dump.register_opts(conf)

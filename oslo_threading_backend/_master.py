@@ -235,14 +235,18 @@ class Master(cotyledon.ServiceManager):
     # thread, which SIGTERM then waits for: a crash-looping worker delayed
     # shutdown by up to 5 s. Sleep on the shutdown event instead. It also slept
     # wait_interval before each first fork: 10 ms per worker to READY=1.
+    # A SIGHUP replaces self._forktimes (respawn quickly after a reload) from the
+    # main thread while this runs in the supervisor: work on the list read once,
+    # or the pop() after the 5 s wait raised IndexError and killed the supervisor.
     def _slowdown_respawn_if_needed(self) -> None:
         expected_children = sum(s.workers for s in self._services.values())
-        if len(self._forktimes) > expected_children:
-            if time.time() - self._forktimes[0] < expected_children:
+        forktimes = self._forktimes
+        if len(forktimes) > expected_children:
+            if time.time() - forktimes[0] < expected_children:
                 LOG.info("Forking too fast, sleeping")
                 self._dead.wait(5)
-            self._forktimes.pop(0)
-        elif len(self._forktimes) >= expected_children:
+            forktimes.pop(0)
+        elif len(forktimes) >= expected_children:
             # Not before the first forks (start-up, reload): they all go at once.
             self._dead.wait(self._wait_interval)
         if self._dead.is_set():

@@ -19,7 +19,6 @@ from typing import Any
 from oslo_config import cfg
 
 from oslo_threading_backend import _thread_pool
-from oslo_threading_backend import backend
 
 LOG = logging.getLogger(__name__)
 
@@ -38,30 +37,6 @@ class Deadline:
 @functools.cache
 def _skipped(what: str, why: str) -> None:
     LOG.warning("oslo_threading_backend.rpc: %s is not applied: %s", what, why)
-
-
-def default_oslo_service_to_threading() -> None:
-    """On native threads, make oslo.service's *default* backend its threading one.
-
-    oslo.messaging's server module imports ``oslo_service.service``, which loads
-    oslo.service's default backend, eventlet, unless the application chose one:
-    with eventlet blocked (this package's threading backend) that import fails.
-    Only the default is set: a backend the application selected with
-    ``oslo_service.backend.init_backend`` is kept.
-    """
-    if backend.get_backend_type() is not backend.BackendType.THREADING:
-        return
-    try:
-        from oslo_service import backend as oslo_service_backend
-    except ImportError:
-        return  # oslo.messaging without oslo.service: nothing to choose
-    get_type = getattr(oslo_service_backend, "get_backend_type", None)
-    register = getattr(oslo_service_backend, "register_backend_default_hook", None)
-    if get_type is None or register is None or get_type() is not None:
-        return
-    threading_type = oslo_service_backend.BackendType.THREADING
-    register(lambda: threading_type)
-    LOG.debug("oslo.service's default backend set to 'threading' for oslo.messaging")
 
 
 def register_tracing_opts(conf: cfg.ConfigOpts) -> None:

@@ -42,6 +42,7 @@ from oslo_config import cfg
 from oslo_threading_backend import _eventlet_guard
 from oslo_threading_backend import _opt_registration
 from oslo_threading_backend import _oslo_service_classes
+from oslo_threading_backend import _oslo_service_default
 
 LOG = logging.getLogger(__name__)
 
@@ -284,6 +285,8 @@ def init_backend(type_: BackendType | str) -> None:
         _cached_backend = backend
         _cached_components = None
         _cached_backend_type = new_type
+    if new_type is BackendType.THREADING:
+        _oslo_service_default.follow_threading()
     LOG.info("Concurrency backend %r loaded", new_type.value)
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 import logging
 import socket
-import sys
 import threading
 from typing import TYPE_CHECKING
 from typing import Any
@@ -56,8 +55,6 @@ _EXTRA_HINT = (
 
 
 def _import_messaging():
-    if "oslo_messaging" not in sys.modules:
-        _messaging_fixes.default_oslo_service_to_threading()
     try:
         import oslo_messaging
     except ImportError as exc:

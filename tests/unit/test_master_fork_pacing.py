@@ -1,5 +1,6 @@
 """The master's pacing of forks: the first forks go at once, respawns are paced."""
 
+import time
 import types
 
 from oslo_threading_backend import _master
@@ -42,3 +43,21 @@ def test_a_respawn_after_the_first_forks_still_waits_the_interval():
     for _ in range(3):
         _master.Master._slowdown_respawn_if_needed(state)
     assert state._dead.waits == [30.0]
+
+
+def test_a_sighup_while_forking_too_fast_does_not_kill_the_supervisor():
+    # A SIGHUP (main thread) replaces _forktimes during the 5 s "Forking too fast"
+    # wait (supervisor thread); the pop() that follows raised IndexError and the
+    # supervisor thread died: no worker was respawned again.
+    state = _master_state(workers=1, wait_interval=0.0)
+    state._forktimes = [time.time(), time.time()]
+
+    class _ReloadDuringWait(_RecordingEvent):
+        def wait(self, timeout=None):
+            state._forktimes = []  # what Master._reload() does
+            return super().wait(timeout)
+
+    state._dead = _ReloadDuringWait()
+    _master.Master._slowdown_respawn_if_needed(state)
+    assert state._dead.waits == [5]
+    assert len(state._forktimes) == 1  # the fork about to happen, on the fresh list
