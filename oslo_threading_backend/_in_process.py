@@ -100,7 +100,7 @@ class InProcessRunner:
         """SIGHUP: reload or mutate the config, then reset (and for 'reload' restart) services."""
         try:
             refused = _service_config.reload_config(self.conf, self.restart_method)
-            self._shutdown_timeout = _service_opts.check_shutdown_timeout(self.conf)
+            self._shutdown_timeout = _service_opts.shutdown_timeout_or_last_good(self.conf)
         except Exception:
             LOG.exception(
                 "Could not %s the config; the services keep running on the values they had",

@@ -236,7 +236,7 @@ class _ForkingLauncher:
             )
             return False
         if self._master is not None:
-            self._master.graceful_shutdown_timeout = _service_opts.check_shutdown_timeout(
+            self._master.graceful_shutdown_timeout = _service_opts.shutdown_timeout_or_last_good(
                 self.conf
             )
         _service_config.log_options(self.conf)

@@ -87,6 +87,15 @@ def stop_executors(timeout: float | None) -> None:
 
 
 def log_options(conf: cfg.ConfigOpts) -> None:
-    if conf.log_options:
-        LOG.debug("Full set of CONF:")
-        conf.log_opt_values(LOG, logging.DEBUG)
+    """Log every option's value at DEBUG; a value that does not convert is one line.
+
+    oslo.config raises from log_opt_values() at the first option whose value in
+    the files does not convert (``graceful_shutdown_timeout = 5s`` after a SIGHUP):
+    that is not worth a traceback, and the rest of the reload is applied.
+    """
+    try:
+        if conf.log_options:
+            LOG.debug("Full set of CONF:")
+            conf.log_opt_values(LOG, logging.DEBUG)
+    except (cfg.Error, ValueError) as exc:
+        LOG.error("Could not log the config's values: %s", exc)

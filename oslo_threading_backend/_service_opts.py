@@ -8,9 +8,13 @@ no backend.
 
 from __future__ import annotations
 
+import logging
+
 from oslo_config import cfg
 
 from oslo_threading_backend import _opt_registration
+
+LOG = logging.getLogger(__name__)
 
 # oslo.service 4.8.0's service_opts, to the letter: registered on one ConfigOpts
 # together with oslo.service's, in either order, oslo.config sees the same option
@@ -78,6 +82,14 @@ def set_service_opts_defaults(conf: cfg.ConfigOpts, **defaults: object) -> None:
     register_service_opts(conf)
     if defaults:
         cfg.set_defaults(service_opts, **defaults)
+        if isinstance(conf, cfg.ConfigOpts):
+            # An option the application registered under the same name is not one
+            # of service_opts: set the default of whichever option conf holds.
+            for name, value in defaults.items():
+                conf.set_default(name, value)
+
+
+_last_good_timeout: int | None = None
 
 
 def check_shutdown_timeout(conf: cfg.ConfigOpts) -> int:
@@ -94,4 +106,23 @@ def check_shutdown_timeout(conf: cfg.ConfigOpts) -> int:
             f"[DEFAULT] graceful_shutdown_timeout must be a number of seconds >= 0 "
             f"(0 waits forever), not {value!r}"
         )
+    global _last_good_timeout
+    _last_good_timeout = value
     return value
+
+
+def shutdown_timeout_or_last_good(conf: cfg.ConfigOpts) -> int:
+    """At SIGHUP and in a worker forked after one: a negative value is logged, not raised.
+
+    A reloaded file may hold ``graceful_shutdown_timeout = -1`` (the option has
+    no minimum). Raising there left the rest of the reload applied and made every
+    worker forked afterwards fail in its constructor (a respawn loop); the value
+    last accepted in this process (a forked worker inherits the master's) is kept.
+    """
+    try:
+        return check_shutdown_timeout(conf)
+    except ValueError as exc:
+        if _last_good_timeout is None:
+            raise
+        LOG.error("%s; keeping %d s", exc, _last_good_timeout)
+        return _last_good_timeout

@@ -64,7 +64,7 @@ class ServiceWrapper(cotyledon.Service):
         self._stats: process_stats.Reporter | None = None
         # The last good value, for the pools at exit (a bad one at SIGHUP is refused).
         self._shutdown_timeout = (
-            _service_opts.check_shutdown_timeout(conf) if conf is not None else None
+            _service_opts.shutdown_timeout_or_last_good(conf) if conf is not None else None
         )
         # The master talks to systemd; a worker's library code must not.
         for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
@@ -200,7 +200,7 @@ class ServiceWrapper(cotyledon.Service):
             if self.conf is not None:
                 try:
                     refused = _service_config.reload_config(self.conf, self.restart_method)
-                    timeout = _service_opts.check_shutdown_timeout(self.conf)
+                    timeout = _service_opts.shutdown_timeout_or_last_good(self.conf)
                 except Exception:
                     # cotyledon would end the worker with status 2, stop() never called.
                     LOG.exception(

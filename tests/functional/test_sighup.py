@@ -199,10 +199,33 @@ def test_a_bad_value_in_the_reloaded_config_keeps_the_workers_running(service_pr
     run.write_config(DEFAULT={"graceful_shutdown_timeout": "5s"})
     run.send(signal.SIGHUP)
 
-    run.wait_for_log(r"(?s)(could not reload its config.*){2}")
+    # The master and each worker: one line each, the last good timeout kept.
+    run.wait_for_log(r"(?s)(graceful_shutdown_timeout.*keeping 10 s.*){3}")
+    assert "Traceback" not in run.log()
     assert run.workers() == workers
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0
+
+
+def test_a_negative_shutdown_timeout_at_sighup_keeps_the_last_good_one(service_process):
+    # The option has no minimum (oslo.service's): -1 parses. It used to raise in
+    # the master after the reload was applied, and then in the constructor of
+    # every worker forked afterwards: a killed worker was never respawned.
+    run = service_process().start("--workers", "2", "--restart-method", "reload")
+    workers = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2)
+
+    run.write_config(DEFAULT={"graceful_shutdown_timeout": -1})
+    run.send(signal.SIGHUP)
+    run.wait_for_log(r"graceful_shutdown_timeout must be a number of seconds >= 0.*keeping 10 s")
+    assert "Traceback" not in run.log()
+
+    run.send(signal.SIGKILL, workers[0])
+    respawned = run.wait_for_workers_matching(lambda w: len(w) == 2 and w.get(0) != workers[0])
+    assert respawned[1] == workers[1]
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+    assert "Traceback" not in run.log()
 
 
 def test_sighup_with_spawned_workers_respawns_them_on_the_new_config(service_process):

@@ -187,3 +187,11 @@ def test_run_external_periodic_tasks_equals_oslo_service_4_8s():
     periodic_task.PeriodicTasks(conf)  # registers ours: equal, no DuplicateOptError
     conf([])
     assert conf.run_external_periodic_tasks is True
+
+
+def test_set_service_opts_defaults_reaches_an_option_the_application_owns():
+    conf = cfg.ConfigOpts()
+    conf.register_opt(cfg.IntOpt("graceful_shutdown_timeout", default=5, help="the app's own"))
+    opts.set_service_opts_defaults(conf, graceful_shutdown_timeout=99)
+    conf([])
+    assert conf.graceful_shutdown_timeout == 99
