@@ -119,10 +119,18 @@ class _Wake:
         if not (getattr(target, "should_stop", False) and getattr(target, "idle", False)):
             return  # target is busy: it sees should_stop after its work item
         is_dying = getattr(runner, "_is_dying", None)
-        if is_dying is not None and is_dying():
-            # The runner exits after this item: hand on, the target would wait its poll.
-            # A runner that goes on serving does not (it could take the wake again).
+        if (is_dying is not None and is_dying()) or _pool_shutting_down(runner):
+            # The runner exits after this item, or will be stopped next by the pool's
+            # shutdown (which stops its threads one by one): hand on, or the target
+            # waits its poll. A runner that goes on serving (a DynamicThreadPoolExecutor
+            # shrinking) does not: it could take the wake again.
             _wake(target)
+
+
+def _pool_shutting_down(runner: threading.Thread) -> bool:
+    executor_ref = getattr(runner, "executor_ref", None)
+    executor = executor_ref() if callable(executor_ref) else None
+    return bool(getattr(executor, "_shutdown", False))
 
 
 def _wake(worker: Any) -> None:

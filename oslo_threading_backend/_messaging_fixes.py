@@ -3,7 +3,8 @@
 Each function names the oslo.messaging (18.x) or futurist behaviour it works
 around; tests/integration runs each against the real oslo.messaging on a real
 RabbitMQ broker. Only the server :class:`~oslo_threading_backend.rpc.RPCService`
-makes is touched, never oslo.messaging's or futurist's own modules or classes.
+makes is touched, never oslo.messaging's or futurist's own modules or classes
+(the launchers' opt-out fix of futurist's idle poll is :mod:`._futurist_fixes`).
 Where an attribute a fix relies on is missing (another oslo.messaging), the fix
 is skipped and that is logged once.
 """

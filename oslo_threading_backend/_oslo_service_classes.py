@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 
 # Where oslo.service 4.x really defines each class (its public modules
 # re-export them: oslo_service.loopingcall.LoopingCallDone is the
@@ -31,6 +32,11 @@ DEFINED_IN = {
 }
 
 
+#: oslo.service modules that base() imported (nobody else had): oslo_service_compat
+#: may still replace them with ours, as nothing of the application holds them.
+imported_here: set[str] = set()
+
+
 def base(name: str) -> tuple[type[BaseException], ...]:
     """``(oslo.service's class named name,)`` to list first among our class's bases, or ``()``.
 
@@ -40,7 +46,10 @@ def base(name: str) -> tuple[type[BaseException], ...]:
     try:
         if importlib.util.find_spec("oslo_service") is None:
             return ()
-        found = getattr(importlib.import_module(DEFINED_IN[name]), name)
+        module_name = DEFINED_IN[name]
+        if module_name not in sys.modules:
+            imported_here.add(module_name)
+        found = getattr(importlib.import_module(module_name), name)
     except Exception:  # ImportError, or a module of ours half imported (AttributeError)
         return ()
     if (

@@ -19,6 +19,7 @@ from typing import Any
 import cotyledon
 from oslo_config import cfg
 
+from oslo_threading_backend import _futurist_fixes
 from oslo_threading_backend import _logflush
 from oslo_threading_backend import _service_base
 from oslo_threading_backend import _service_config
@@ -72,6 +73,10 @@ class ServiceWrapper(cotyledon.Service):
         # A forked worker inherits the master's handler; a spawned one installs its own.
         if conf is not None and thread_dump.installed_signal() is None:
             thread_dump.install(conf)
+        if conf is not None:
+            # A forked worker inherits the master's futurist fix; a spawned one
+            # (a fresh interpreter) applies it here. Idempotent.
+            _futurist_fixes.apply_for(conf)
 
     def run(self) -> None:
         """Start the service; runs in a thread of its own (cotyledon's, or a reload's)."""

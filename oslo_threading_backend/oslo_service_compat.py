@@ -32,6 +32,8 @@ import threading
 import types
 from typing import Any
 
+from oslo_threading_backend import _oslo_service_classes
+
 __all__ = ["ALIASES", "AlreadyImportedError", "answered", "install", "is_installed"]
 
 #: oslo.service module -> the module of this package that answers it.
@@ -228,12 +230,14 @@ def _replaceable(already: list[str]) -> bool:
     This package's ServiceBase registers itself with ``oslo_service.backend.base``
     when oslo.service is installed, which imports ``oslo_service.backend`` (and
     its ``exceptions``); until a backend is selected through it, nothing depends
-    on that module and ours can take its place.
+    on that module and ours can take its place. Likewise the modules our
+    exceptions took their oslo.service base classes from (``periodic_task``),
+    when nothing but this package imported them.
     """
     original = sys.modules.get(_BACKEND)
     return (
         bool(already)
-        and set(already) <= {_BACKEND, _BACKEND_EXCEPTIONS}
+        and set(already) <= {_BACKEND, _BACKEND_EXCEPTIONS} | _oslo_service_classes.imported_here
         and original is not None
         and getattr(original, "_cached_backend_type", None) is None
     )
@@ -266,11 +270,12 @@ def install() -> None:
             )
         already = _originals_imported()
         if _replaceable(already):
+            package = sys.modules.get("oslo_service")
             for name in already:
                 del sys.modules[name]
-            package = sys.modules.get("oslo_service")
-            if package is not None and "backend" in vars(package):
-                delattr(package, "backend")  # set again to ours at its next import
+                child = name.split(".")[1]
+                if package is not None and child in vars(package):
+                    delattr(package, child)  # set again to ours at its next import
             already = []
         if already:
             raise AlreadyImportedError(

@@ -18,9 +18,11 @@ In each worker ``start()`` creates the RPC server on native threads, ``stop()``
 stops consuming, lets the calls already taken finish (within
 ``graceful_shutdown_timeout``) and closes the connections, ``reset()`` (SIGHUP)
 calls ``reset()`` on every endpoint that has one, as nova's Service does with its
-manager. The calls run on this package's thread pool instead of futurist's, whose
-idle threads poll every second: with futurist, stopping an idle server waits
-about a second for them (see :ref:`rpc-fast-shutdown`).
+manager. The calls run on this package's thread pool instead of futurist's: it
+starts a thread only when none is idle (futurist's starts one per call until it
+is full, and its idle threads poll every second, which our launchers' futurist
+fix, ``[DEFAULT] futurist_fast_shutdown``, works around at shutdown; see
+:ref:`rpc-fast-shutdown`).
 """
 
 from __future__ import annotations

@@ -228,6 +228,26 @@ def test_install_after_importing_our_modules_replaces_the_unused_oslo_service_ba
 
 
 @needs_oslo_service
+def test_install_after_importing_our_periodic_task_replaces_what_only_we_imported():
+    # Our InvalidPeriodicTaskArg subclasses oslo.service's, which imports the real
+    # oslo_service.periodic_task: nobody else holds it, so install() answers it.
+    result = run_python(
+        """
+        import json
+        import oslo_threading_backend.periodic_task as ours
+        from oslo_threading_backend import oslo_service_compat
+        oslo_service_compat.install()
+        import oslo_service.periodic_task
+        from oslo_service import periodic_task
+        print(json.dumps({
+            "ours": periodic_task is ours and oslo_service.periodic_task is ours,
+        }))
+        """
+    )
+    assert result == {"ours": True}
+
+
+@needs_oslo_service
 def test_install_after_a_backend_was_selected_through_oslo_service_is_refused():
     result = run_python(
         """
