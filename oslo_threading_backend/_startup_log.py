@@ -2,10 +2,10 @@
 
 The backend is selected (and says so at INFO) before the target is imported,
 so a misspelt target would print two INFO lines before its one-line error.
-While :func:`held` is active the root logger's records are kept back; they are
-handed to its handlers when the block ends, except that when the service could
-not be built the runner's own start-up lines below WARNING are dropped. What
-the target's own code logged is always kept.
+While :func:`held` is active the runner's own start-up records are kept back;
+they are passed on when the block ends, except that when the service could not
+be built those below WARNING are dropped. What the target's own code logs is
+written as it comes.
 """
 
 from __future__ import annotations
@@ -38,16 +38,24 @@ class HeldRecords(logging.Handler):
 
 @contextlib.contextmanager
 def held() -> Iterator[HeldRecords]:
-    """Hold the root logger's records for the block, then pass them on in order."""
-    root = logging.getLogger()
+    """Hold the runner's start-up records for the block, then pass them on in order.
+
+    Only :attr:`HeldRecords.STARTUP_LOGGERS` are held (they stop propagating for
+    the block): the root logger and its handlers are left alone, so a factory
+    that sets up logging (oslo.log's ``logging.setup()``) keeps what it set up,
+    and its own lines are written as they come.
+    """
     holder = HeldRecords()
-    handlers = root.handlers[:]
-    root.handlers[:] = [holder]
+    loggers = [logging.getLogger(name) for name in HeldRecords.STARTUP_LOGGERS]
+    saved = [(logger, logger.propagate) for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(holder)
+        logger.propagate = False
     try:
         yield holder
     finally:
-        root.handlers[:] = handlers
+        for logger, propagate in saved:
+            logger.removeHandler(holder)
+            logger.propagate = propagate
         for record in holder.records:
-            for handler in handlers:
-                if record.levelno >= handler.level:
-                    handler.handle(record)
+            logging.getLogger(record.name).handle(record)

@@ -33,10 +33,10 @@ def test_records_are_held_then_passed_on_in_order_at_each_handlers_level(root_ha
         logging.getLogger("oslo_threading_backend.backend").info("selecting")
         logging.getLogger("hello").debug("below the handler's level")
         logging.getLogger("hello").warning("the target's warning")
-        assert root_handler.lines == []
+        assert root_handler.lines == ["hello WARNING the target's warning"]
     assert root_handler.lines == [
-        "oslo_threading_backend.backend INFO selecting",
         "hello WARNING the target's warning",
+        "oslo_threading_backend.backend INFO selecting",
     ]
     handlers = logging.getLogger().handlers
     assert root_handler in handlers
@@ -51,6 +51,18 @@ def test_dropping_startup_lines_keeps_warnings_and_the_targets_own(root_handler)
         held.drop_startup_lines()
         raise RuntimeError("usage error")
     assert root_handler.lines == [
-        "oslo_threading_backend.backend WARNING two entry points",
         "hello INFO opening the database",
+        "oslo_threading_backend.backend WARNING two entry points",
     ]
+
+
+def test_logging_the_factory_sets_up_stays_set_up(root_handler):
+    # A factory that calls oslo.log's logging.setup() (or adds a handler) keeps it:
+    # the root logger's handlers used to be swapped for the block and put back.
+    own = _Collect()
+    with _startup_log.held():
+        logging.getLogger().addHandler(own)
+        logging.getLogger("hello").info("from the factory")
+    logging.getLogger("hello").info("after start")
+    assert own.lines == ["hello INFO from the factory", "hello INFO after start"]
+    logging.getLogger().removeHandler(own)
