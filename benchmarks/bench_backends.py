@@ -147,7 +147,7 @@ def run_micro(variant, log_dir):
 # Another benchmark joins by appending its step here and giving its table rows and
 # targets to _report.register_figures(); e.g. for bench_rpc.py:
 #     STEPS.append(("rpc", bench_rpc.run_rpc))
-#     _report.register_figures(bench_rpc.METRICS, bench_rpc.targets)
+#     _report.register_figures(bench_rpc.METRICS, bench_rpc.step_targets)
 STEPS = [("load", run_load), ("idle", run_idle), ("sched", run_sched), ("micro", run_micro)]
 if os.environ.get("BENCH_RPC", "1") != "0":
     STEPS.append(("rpc", bench_rpc.run_rpc))
@@ -225,6 +225,10 @@ def main(argv=None):
     variants = tuple(
         v for v in os.environ.get("BENCH_VARIANTS", ",".join(VARIANTS)).split(",") if v
     )
+    if any(step is bench_rpc.run_rpc for _name, step in STEPS):
+        missing = bench_rpc.broker_missing()
+        if missing:
+            raise SystemExit(f"bench_backends.py: {missing}")
     load_before = _loadavg()
     print(
         f"Benchmark: {', '.join(variants)}; {ROUNDS} rounds; {WORKERS} workers; "

@@ -333,6 +333,18 @@ def _step_broker_url() -> str:
     return _step_state["url"]
 
 
+def broker_missing() -> str | None:
+    """Why the RPC step cannot run (checked before the first round), or None."""
+    from tests.integration import broker as broker_mod
+
+    if broker_mod.find_server_script() is None:
+        return (
+            "the RPC step needs rabbitmq-server (apt-get install rabbitmq-server), "
+            "or skip it with BENCH_RPC=0"
+        )
+    return None
+
+
 def run_rpc(variant: str, log_dir: str) -> dict[str, float]:
     """bench_backends step: the RPC figures of one round for ``variant``."""
     url = _step_broker_url()
