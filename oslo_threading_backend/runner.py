@@ -178,10 +178,34 @@ def build_service(target: str, conf: cfg.ConfigOpts) -> ServiceBase:
         try:
             _select_threading_backend(conf)
             import_from_cwd()
-            return make_service(target, load_factory(target), conf)
+            svc = make_service(target, load_factory(target), conf)
+            check_conf(conf)
+            return svc
         except (UsageError, FactoryFailed):
             held.drop_startup_lines()
             raise
+
+
+def check_conf(conf: cfg.ConfigOpts) -> None:
+    """Read every registered option now: a value that does not convert is one line.
+
+    Otherwise the launcher would meet it later (``graceful_shutdown_timeout =
+    5s`` or ``-1``) and end with a traceback.
+
+    :raises UsageError: a value does not convert, or the timeout is negative.
+    """
+    from oslo_threading_backend import _service_opts  # imports no futurist
+
+    _service_opts.register_service_opts(conf)
+    try:
+        for name in list(conf):
+            value = getattr(conf, name)
+            if isinstance(value, cfg.ConfigOpts.GroupAttr):
+                for option in list(value):
+                    getattr(value, option)
+        _service_opts.check_shutdown_timeout(conf)
+    except (cfg.Error, ValueError) as exc:
+        raise UsageError(f"the config is not usable: {exc}") from None
 
 
 def run(argv: list[str]) -> int:

@@ -65,6 +65,22 @@ def test_an_error_is_one_line_on_stderr_and_nothing_else(tmp_path, args, message
     assert done.stdout == ""
 
 
+@pytest.mark.parametrize("value", ["-1", "5s"])
+def test_a_bad_value_in_the_config_is_one_line_and_status_2(tmp_path, value):
+    # Found by the launcher, it used to end the runner with a 27-line traceback.
+    conf = tmp_path / "bad.conf"
+    conf.write_text(f"[DEFAULT]\ngraceful_shutdown_timeout = {value}\n")
+
+    done = run_command(ECHO, "--config-file", str(conf), cwd=tmp_path)
+
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("oslo-threading-run: error: the config is not usable: ")
+    assert "graceful_shutdown_timeout" in lines[0]
+    assert done.stdout == ""
+
+
 def test_runner_selects_the_backend_before_importing_futurist_or_eventlet(tmp_path):
     probe = (
         "import sys, oslo_threading_backend.runner; "
