@@ -84,12 +84,20 @@ def _at_exit(top_pid: int) -> None:
     )
 
 
+_started = False
+
+
 def start() -> None:
     """Install the oslo.service aliases in this process; the top one also says so.
 
     Never raises: when they cannot be installed the program runs as it would
-    without ``oslo-threading-exec``, after one line saying why.
+    without ``oslo-threading-exec``, after one line saying why. Once per process
+    (two bootstrap directories on PYTHONPATH both call it).
     """
+    global _started
+    if _started:
+        return
+    _started = True
     top, claimed = _claim_top()
     from oslo_threading_backend import oslo_service_compat
 

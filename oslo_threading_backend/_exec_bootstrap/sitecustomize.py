@@ -35,16 +35,36 @@ def _bootstrap():
     _exec_site.start()
 
 
+_MARK = "oslo-threading-exec's bootstrap"
+
+
+def _is_bootstrap(origin):
+    # This file, or another copy of it (a second install's oslo-threading-exec
+    # nested in this one's): chaining to one of those would recurse without end.
+    try:
+        with open(origin, encoding="utf-8", errors="replace") as source:
+            return _MARK in source.read(200)
+    except OSError:
+        return False
+
+
 def _chain():
-    here = os.path.dirname(os.path.abspath(__file__))
-    path = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != here]
-    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", path)
-    if spec is None or spec.loader is None:
+    path = list(sys.path)
+    while True:
+        spec = importlib.machinery.PathFinder.find_spec("sitecustomize", path)
+        if spec is None or spec.loader is None:
+            return
+        if spec.origin and _is_bootstrap(spec.origin):
+            where = os.path.dirname(os.path.abspath(spec.origin))
+            path = [entry for entry in path if os.path.abspath(entry or os.curdir) != where]
+            continue
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["sitecustomize"] = module
+        spec.loader.exec_module(module)
         return
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sitecustomize"] = module
-    spec.loader.exec_module(module)
 
 
-_bootstrap()
-_chain()
+try:
+    _bootstrap()
+finally:
+    _chain()  # whatever _bootstrap() did, the program's own sitecustomize runs

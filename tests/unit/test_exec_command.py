@@ -1,6 +1,9 @@
 """oslo-threading-exec's command line and the environment it gives the program."""
 
 import os
+import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -50,3 +53,28 @@ def test_bad_command_lines_exit_with_one_line(argv, status, message, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("oslo-threading-exec: ")
     assert message in err
+
+
+def test_a_second_copy_of_the_bootstrap_on_the_path_still_chains_to_the_programs_own(tmp_path):
+    # Two installs' bootstraps on PYTHONPATH (nested runs from two venvs) found each
+    # other as "the next sitecustomize" until RecursionError; the program's own
+    # sitecustomize never ran.
+    copy, theirs = tmp_path / "copy", tmp_path / "theirs"
+    copy.mkdir()
+    theirs.mkdir()
+    (copy / "sitecustomize.py").write_text((pathlib.Path(BOOT) / "sitecustomize.py").read_text())
+    (theirs / "sitecustomize.py").write_text("print('their sitecustomize ran')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(BOOT), str(copy), str(theirs)]))
+    env[_exec_site.MARKER] = "1"
+    env.pop(_exec_site.TOP_PID, None)
+    done = subprocess.run(
+        [sys.executable, "-c", "print('the program')"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["their sitecustomize ran", "the program"]
+    assert "RecursionError" not in done.stderr
+    assert done.stderr.count("was not used") <= 1
