@@ -135,6 +135,7 @@ class RPCService(_service_base.ServiceBase):
         self._given_transport = transport
         self._transport: oslo_messaging.Transport | None = None
         self._server: oslo_messaging.MessageHandlingServer | None = None
+        self._starting = False  # server.start() runs (it may wait for the broker)
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._stopped.set()
@@ -142,7 +143,7 @@ class RPCService(_service_base.ServiceBase):
     def __getstate__(self) -> dict[str, Any]:
         # For spawned workers: locks and events do not pickle, a server is never sent.
         state = self.__dict__.copy()
-        for name in ("_lock", "_stopped", "_server", "_transport"):
+        for name in ("_lock", "_stopped", "_server", "_transport", "_starting"):
             state.pop(name)
         return state
 
@@ -150,6 +151,7 @@ class RPCService(_service_base.ServiceBase):
         self.__dict__.update(state)
         self._transport = None
         self._server = None
+        self._starting = False
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._stopped.set()
@@ -181,13 +183,27 @@ class RPCService(_service_base.ServiceBase):
                 _messaging_fixes.use_native_pool(server, f"rpc-{self.target.topic}")
             self._stopped.clear()
             self._server = server
-            try:
-                server.start()
-            except BaseException:
-                self._server = None
-                self._close_transport()
-                self._stopped.set()
-                raise
+            self._starting = True
+        # Not under the lock: with the broker down, server.start() retries its
+        # connection without end, and stop() (SIGTERM) must not wait for it.
+        try:
+            server.start()
+        except BaseException:
+            with self._lock:
+                self._starting = False
+                if self._server is server:
+                    self._server = None
+            self._close_transport()
+            self._stopped.set()
+            raise
+        with self._lock:
+            self._starting = False
+            stopped_meanwhile = self._server is not server
+        if stopped_meanwhile:
+            # stop() came while server.start() ran and could not stop it then.
+            self._stop_server(server)
+            LOG.info("RPC server for %s stopped as it started", self.target)
+            return
         LOG.info("RPC server for %s started (%s pool)", self.target, self.executor)
 
     def stop(self) -> None:
@@ -202,16 +218,25 @@ class RPCService(_service_base.ServiceBase):
             server, self._server = self._server, None
             if server is None:
                 return
-            deadline = _messaging_fixes.Deadline(_shutdown_timeout(self.conf))
-            try:
-                server.stop()  # no new message is taken; the listener's thread is joined
-                if _messaging_fixes.drain(server, deadline):
-                    server.wait()  # the pool is empty: closes the listener's connection
-                    if _messaging_fixes.answer_late_deliveries(server, deadline):
-                        self._close_transport()
-            finally:
+            if self._starting:
+                # server.start() is still connecting: it took no call yet. oslo.messaging's
+                # stop() would wait for it; start() stops the server if it ever returns.
                 self._stopped.set()
+                LOG.info("RPC server for %s stopped while it was connecting", self.target)
+                return
+        self._stop_server(server)
         LOG.info("RPC server for %s stopped", self.target)
+
+    def _stop_server(self, server: oslo_messaging.MessageHandlingServer) -> None:
+        deadline = _messaging_fixes.Deadline(_shutdown_timeout(self.conf))
+        try:
+            server.stop()  # no new message is taken; the listener's thread is joined
+            if _messaging_fixes.drain(server, deadline):
+                server.wait()  # the pool is empty: closes the listener's connection
+                if _messaging_fixes.answer_late_deliveries(server, deadline):
+                    self._close_transport()
+        finally:
+            self._stopped.set()
 
     def wait(self) -> None:
         """Block until the RPC server has stopped (at once if it is not running)."""

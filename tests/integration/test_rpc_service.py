@@ -136,3 +136,36 @@ def test_start_again_after_stop_serves_again(make_service):
     service.reset()
     service.start()
     assert client.call({}, "echo", value="b") == "b"
+
+
+def test_stop_while_start_waits_for_an_unreachable_broker_returns_at_once(messaging):
+    # A worker respawned during a broker outage: server.start() retries its
+    # connection without end. stop() (SIGTERM) waited for it, under the lock
+    # start() held, until the master killed the worker (never, with timeout 0).
+    from tests.integration.broker import free_port
+
+    conf = cfg.ConfigOpts()
+    conf([])
+    url = f"rabbit://guest:guest@127.0.0.1:{free_port()}//"  # nothing listens there
+    transport = messaging.get_rpc_transport(conf, url=url)
+    service = rpc.RPCService(conf, [Recorder()], topic="itest-unreachable", transport=transport)
+    starting = threading.Thread(target=service.start, daemon=True)
+    starting.start()
+    try:
+        # start() is connecting (and keeps trying) once the server exists.
+        deadline = time.monotonic() + 10
+        while service.rpc_server is None and time.monotonic() < deadline:
+            threading.Event().wait(0.01)
+        assert service.rpc_server is not None and starting.is_alive()
+
+        stopping = threading.Thread(target=service.stop, daemon=True)
+        stopping.start()
+        stopping.join(IDLE_POLL)
+        assert not stopping.is_alive(), "stop() waited for start()'s connection retries"
+        waited = threading.Thread(target=service.wait, daemon=True)
+        waited.start()
+        waited.join(IDLE_POLL)
+        assert not waited.is_alive()
+        assert starting.is_alive()  # still retrying: it dies with the worker
+    finally:
+        transport.cleanup()
