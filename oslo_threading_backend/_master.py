@@ -33,6 +33,10 @@ class _ShuttingDown(Exception):
     """Raised inside the supervisor thread to abandon a fork during shutdown."""
 
 
+#: The signals cotyledon's ServiceManager takes over in the master.
+_MASTER_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM, signal.SIGCHLD)
+
+
 class Master(cotyledon.ServiceManager):
     """Supervises the workers; one per process, created on the main thread."""
 
@@ -46,6 +50,8 @@ class Master(cotyledon.ServiceManager):
         """``on_reload`` runs first at SIGHUP; False means the new config was refused."""
         # Before cotyledon acts on this process (title, setsid, signal handlers).
         _cotyledon_compat.check_manager_class()
+        # Given back when the shutdown ends, for the application's code after wait().
+        self._saved_handlers = {signo: signal.getsignal(signo) for signo in _MASTER_SIGNALS}
         super().__init__(
             wait_interval=wait_interval,
             graceful_shutdown_timeout=graceful_shutdown_timeout,
@@ -205,10 +211,20 @@ class Master(cotyledon.ServiceManager):
         try:
             super()._shutdown()
         finally:
-            # The shutdown ended in time: the caller of wait() goes on undisturbed.
+            # The shutdown ended in time: the caller of wait() goes on undisturbed,
+            # with its own signal handlers (cotyledon left SIGINT's fast exit,
+            # SIGTERM ignored, its alarm armed and its wakeup fd).
             if deadline is not None:
                 deadline.cancel()
+            self._give_signals_back()
             _exit.before_exit()
+
+    def _give_signals_back(self) -> None:
+        signal.alarm(0)
+        with contextlib.suppress(ValueError):  # not the main thread: nothing to give back
+            signal.set_wakeup_fd(-1)
+            for signo, handler in self._saved_handlers.items():
+                signal.signal(signo, signal.SIG_DFL if handler is None else handler)
 
     def _shutdown_deadline_passed(self, workers: list[tuple[Any, int]]) -> None:
         try:

@@ -150,3 +150,18 @@ def test_a_shutdown_that_ended_in_time_leaves_the_application_alone(service_proc
 
     assert run.wait_exit() == 0
     assert run.events("lingered")
+
+
+def test_after_wait_returned_the_signals_are_the_applications_again(service_process):
+    # The master's SIGINT fast exit (os._exit(1)) and SIGTERM-ignored state stayed
+    # installed after wait() returned: the application's own clean-up could not be
+    # interrupted the usual way.
+    run = service_process().start("--workers", "1", "--linger-after-wait", "30")
+    run.wait_for_events("started", count=1)
+    run.send(signal.SIGTERM)
+    run.wait_for_events("lingering", count=1)
+
+    run.send(signal.SIGINT)
+
+    assert run.wait_exit() == 130
+    assert run.events("interrupted-after-wait")

@@ -250,7 +250,13 @@ def main(argv=None):
     LOG.info("Application done after wait() returned %s", code)
     if args.linger_after_wait:
         # The application goes on after wait() returned (its own clean-up).
-        time.sleep(args.linger_after_wait)
+        emit(args.events, "lingering")
+        try:
+            time.sleep(args.linger_after_wait)
+        except KeyboardInterrupt:
+            # SIGINT after wait(): the application's to handle (Python's default).
+            emit(args.events, "interrupted-after-wait")
+            return 130
         emit(args.events, "lingered")
     return code
 
