@@ -22,12 +22,14 @@ def _typed(path: str) -> str:
     """``path`` as typed: its bare name if PATH finds this very file, else relative or absolute.
 
     Symlinks are not followed: a venv's ``bin/python`` links to the system
-    interpreter but is not the same command.
+    interpreter but is not the same command. Inside a virtual environment the
+    bare name is found only while the venv is activated, which a second
+    terminal is not: the path is named then.
     """
     path = os.path.abspath(path)
     name = os.path.basename(path)
     found = shutil.which(name)
-    if found and os.path.abspath(found) == path:
+    if found and os.path.abspath(found) == path and sys.prefix == sys.base_prefix:
         return name
     relative = os.path.relpath(path)
     return path if relative.startswith(os.pardir) else relative

@@ -43,8 +43,17 @@ def test_console_script_not_on_path_is_named_by_its_path(bin_dir, monkeypatch):
 
 def test_console_script_on_path_is_named_bare(bin_dir, monkeypatch):
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin")
+    monkeypatch.setattr(sys, "prefix", sys.base_prefix)  # not a virtual environment
     _as_console_script(monkeypatch, str(bin_dir / "oslo-threading-run"))
     assert _invocation.runner_command() == ["oslo-threading-run"]
+
+
+def test_in_an_activated_venv_the_console_script_is_named_by_its_path(bin_dir, monkeypatch):
+    # A second terminal (where the hint is pasted) has not activated the venv.
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin")
+    monkeypatch.setattr(sys, "prefix", str(bin_dir.parent))
+    _as_console_script(monkeypatch, str(bin_dir / "oslo-threading-run"))
+    assert _invocation.runner_command() == [os.path.join(".venv", "bin", "oslo-threading-run")]
 
 
 def test_python_m_names_this_interpreter_as_typed_here(bin_dir, monkeypatch):
