@@ -33,6 +33,14 @@ _HANDLED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGALRM")
 _STOP = object()
 
 
+class _WaitFailed:
+    """Queued for run(): a service's wait() raised before any stop."""
+
+    def __init__(self, service: object, error: BaseException) -> None:
+        self.service = service
+        self.error = error
+
+
 class InProcessRunner:
     """Starts services here and serves SIGTERM, SIGINT, SIGHUP and SIGALRM until stopped."""
 
@@ -78,10 +86,17 @@ class InProcessRunner:
         self.services.append(service)
         self._waits.append(self._wait_for(service))
 
-    @staticmethod
-    def _wait_for(service: _service_base.ServiceBase) -> _service_wait.ServiceWait:
+    def _wait_for(self, service: _service_base.ServiceBase) -> _service_wait.ServiceWait:
         wait = _service_wait.ServiceWait(service, "this process")
-        wait.call_in_thread()
+
+        def call() -> None:
+            # An exception from wait() before any stop ends the run with status 1,
+            # as it ends a forked worker (and as oslo.service's launcher.wait() raises).
+            error = wait.call()
+            if error is not None:
+                self._events.put(_WaitFailed(service, error))
+
+        threading.Thread(target=call, name="service-wait", daemon=True).start()
         return wait
 
     def _stop_services(self) -> None:
@@ -134,6 +149,14 @@ class InProcessRunner:
                 event = self._events.get()
                 if event is _STOP:
                     return self._stop_gracefully()
+                if isinstance(event, _WaitFailed):
+                    LOG.error(
+                        "wait() of service %s raised %s: stopping the services, status 1",
+                        type(event.service).__name__,
+                        type(event.error).__name__,
+                    )
+                    self._stop_gracefully()
+                    return 1
                 if event == signal.SIGTERM:
                     LOG.info("Caught SIGTERM, stopping services")
                     return self._stop_gracefully()

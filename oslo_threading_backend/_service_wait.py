@@ -55,12 +55,6 @@ class ServiceWait:
             )
         return error
 
-    def call_in_thread(self) -> threading.Thread:
-        """Call ``wait()`` on a daemon thread of its own (the in-process runner)."""
-        thread = threading.Thread(target=self.call, name="service-wait", daemon=True)
-        thread.start()
-        return thread
-
     def begin_stop(self) -> bool:
         """Before ``stop()``: True if this ``wait()`` still runs and will see the stop through."""
         with self._lock:

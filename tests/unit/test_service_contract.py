@@ -145,7 +145,8 @@ def test_no_fork_reload_restart_waits_for_the_running_wait_then_starts_again(con
 def test_service_wait_begin_stop_reports_whether_it_still_runs():
     svc = Duck()
     wait = _service_wait.ServiceWait(svc, "test")
-    thread = wait.call_in_thread()
+    thread = threading.Thread(target=wait.call, daemon=True)
+    thread.start()
     assert svc.waiting.wait(TIMEOUT)
     assert wait.begin_stop() is True
     svc.stop()
@@ -162,3 +163,20 @@ def test_an_exception_from_wait_before_stop_is_returned():
             raise RuntimeError("broken")
 
     assert isinstance(_service_wait.ServiceWait(Failing(), "test").call(), RuntimeError)
+
+
+def test_no_fork_a_wait_that_raises_before_any_stop_ends_the_run_with_status_1(conf):
+    # As a forked worker exits 1 (and oslo.service's launcher.wait() raises): the
+    # exception used to be logged only, and the process went on serving.
+    class Failing(Duck):
+        def wait(self):
+            self.calls.append("wait")
+            if self.calls.count("wait") == 1:  # the one running after start()
+                raise RuntimeError("the service's loop died")
+
+    svc = Failing()
+    launcher = service.ProcessLauncher(conf, no_fork=True)
+    launcher.launch_service(svc)
+    assert launcher.wait() == 1
+    # The stop that follows calls wait() again, since the first one returned.
+    assert svc.calls == ["start", "wait", "stop", "wait"]
