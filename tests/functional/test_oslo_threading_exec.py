@@ -10,7 +10,6 @@ greenlet's C extension). The bad-input tests need no oslo.service.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import pathlib
 import re
@@ -22,8 +21,9 @@ import pytest
 
 from oslo_threading_backend import _exec_site
 from tests.functional.harness import process_title
+from tests.installed import installed
 
-HAS_OSLO_SERVICE = importlib.util.find_spec("oslo_service") is not None
+HAS_OSLO_SERVICE = installed("oslo.service")
 needs_oslo_service = pytest.mark.skipif(
     not HAS_OSLO_SERVICE, reason="oslo.service is not installed (tox -e openstack has it)"
 )

@@ -6,7 +6,6 @@ fresh interpreter and reads what it printed.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,8 +15,9 @@ import textwrap
 import pytest
 
 from oslo_threading_backend import oslo_service_compat
+from tests.installed import installed
 
-HAS_OSLO_SERVICE = importlib.util.find_spec("oslo_service") is not None
+HAS_OSLO_SERVICE = installed("oslo.service")
 needs_oslo_service = pytest.mark.skipif(
     not HAS_OSLO_SERVICE, reason="oslo.service is not installed (tox -e openstack has it)"
 )
