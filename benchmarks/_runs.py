@@ -28,9 +28,13 @@ class RunFailed(Exception):
 class Run:
     """One fresh variant process; its process group is always killed at the end."""
 
-    def __init__(self, variant, mode, log_dir, workers=2, probe_seconds=10.0, env=None):
+    def __init__(
+        self, variant, mode, log_dir, workers=2, probe_seconds=10.0, env=None, program=None
+    ):
+        """``program``: the argv after the interpreter (default: _variant.py VARIANT MODE)."""
         self.variant = variant
         self.mode = mode
+        self.program = program or [str(HERE / "_variant.py"), variant, mode]
         self.workers = workers
         self.log_path = pathlib.Path(log_dir) / f"{variant}-{mode}-{time.monotonic_ns()}.log"
         self.events = []
@@ -64,7 +68,7 @@ class Run:
         with open(self.log_path, "wb") as log:
             self.started_at = time.monotonic()
             self.proc = subprocess.Popen(
-                [sys.executable, str(HERE / "_variant.py"), self.variant, self.mode],
+                [sys.executable, *self.program],
                 cwd=str(REPO),
                 env=env,
                 stdin=subprocess.DEVNULL,

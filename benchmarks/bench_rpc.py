@@ -27,10 +27,7 @@ import contextlib
 import json
 import os
 import pathlib
-import select
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,6 +39,8 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
+from _runs import Run  # noqa: E402
+from _runs import RunFailed  # noqa: E402
 from _runs import memory_of  # noqa: E402
 
 VARIANTS = ("ours", "oslo-threading", "oslo-eventlet")
@@ -56,8 +55,6 @@ LOAD_SECONDS = 2.0 if QUICK else 10.0
 CALLS = 50 if QUICK else 300
 CLIENT_THREADS = 8
 CALL_IO_SECONDS = 0.005
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 60.0
 WORKERS = 2
 
 FIGURES = (
@@ -72,10 +69,6 @@ FIGURES = (
 )
 
 
-class RunFailed(Exception):
-    pass
-
-
 def _client_messaging():
     """oslo.messaging for the client side, on oslo.service's threading backend (as nova)."""
     from oslo_service import backend
@@ -87,98 +80,7 @@ def _client_messaging():
     return oslo_messaging
 
 
-class ServiceRun:
-    """One service process of one variant; its whole session is killed at the end."""
-
-    def __init__(self, variant: str, config_file: str, topic: str, log_dir: str) -> None:
-        self.variant = variant
-        self.config_file = config_file
-        self.topic = topic
-        self.log_path = pathlib.Path(log_dir) / f"{variant}-{uuid.uuid4().hex[:6]}.log"
-        self.events: list[dict] = []
-        self._buffer = b""
-
-    def __enter__(self) -> ServiceRun:
-        self._read_fd, write_fd = os.pipe()
-        env = dict(os.environ, BENCH_REPORT_FD=str(write_fd), PYTHONUNBUFFERED="1")
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-        with open(self.log_path, "wb") as log:
-            self.started_at = time.monotonic()
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    str(HERE / "rpc_service.py"),
-                    self.variant,
-                    self.config_file,
-                    self.topic,
-                ],
-                cwd=str(REPO),
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                pass_fds=(write_fd,),
-                start_new_session=True,
-            )
-        os.close(write_fd)
-        return self
-
-    def __exit__(self, *exc_info) -> bool:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=10)
-        os.close(self._read_fd)
-        return False
-
-    def _read(self, timeout: float) -> None:
-        ready, _, _ = select.select([self._read_fd], [], [], max(0.0, timeout))
-        if ready:
-            chunk = os.read(self._read_fd, 65536)
-            self._buffer += chunk
-            *lines, self._buffer = self._buffer.split(b"\n")
-            self.events.extend(json.loads(line) for line in lines if line.strip())
-
-    def wait_serving(self) -> list[int]:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            pids = sorted({e["pid"] for e in self.events if e["event"] == "serving"})
-            if len(pids) >= WORKERS:
-                return pids
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RunFailed(f"{self.variant}: not serving; log:\n{self.tail()}")
-            self._read(0.2)
-
-    def first_serving_at(self) -> float:
-        return min(e["t"] for e in self.events if e["event"] == "serving")
-
-    def sigterm_to_gone(self, pids: list[int]) -> float:
-        fds = []
-        for pid in [self.proc.pid, *pids]:
-            with contextlib.suppress(ProcessLookupError):
-                fds.append(os.pidfd_open(pid))
-        try:
-            started = time.monotonic()
-            os.kill(self.proc.pid, signal.SIGTERM)
-            waiting = set(fds)
-            while waiting:
-                remaining = started + STOP_TIMEOUT - time.monotonic()
-                if remaining <= 0:
-                    raise RunFailed(f"{self.variant}: running {STOP_TIMEOUT} s after SIGTERM")
-                ready, _, _ = select.select(list(waiting), [], [], remaining)
-                waiting.difference_update(ready)
-            return time.monotonic() - started
-        finally:
-            for fd in fds:
-                os.close(fd)
-
-    def tail(self, lines: int = 30) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-
-def _first_answer(client, run: ServiceRun) -> float:
+def _first_answer(client, run: Run) -> float:
     """Seconds from the service's start to its first answered call."""
     messaging = sys.modules["oslo_messaging"]
     run.wait_serving()
@@ -236,16 +138,17 @@ def measure_once(variant: str, url: str, workdir: str) -> dict[str, float]:
     transport = messaging.get_rpc_transport(cfg.CONF, url=url)
     client = messaging.get_rpc_client(transport, messaging.Target(topic=topic), timeout=30)
     try:
-        with ServiceRun(variant, config_file, topic, workdir) as run:
+        program = [str(HERE / "rpc_service.py"), variant, config_file, topic]
+        with Run(variant, "rpc", workdir, workers=WORKERS, program=program) as run:
             result = {"first_answer_s": _first_answer(client, run)}
-            pids = run.wait_serving()
+            pids = run.worker_pids
             result["latency_median_ms"], result["latency_p99_ms"] = _latencies(client)
             result["throughput_per_s"] = _throughput(client)
             memory = [memory_of(pid) for pid in pids]
             for key, field in (("rss_mib", "rss"), ("uss_mib", "uss"), ("threads", "threads")):
                 result[key] = statistics.mean(m[field] for m in memory)
-            result["sigterm_to_gone_s"] = run.sigterm_to_gone(pids)
-            if run.proc.wait(STOP_TIMEOUT) != 0:
+            result["sigterm_to_gone_s"] = run.sigterm_to_gone()
+            if run.proc.returncode != 0:
                 raise RunFailed(f"{variant}: exit status {run.proc.returncode}:\n{run.tail()}")
             return result
     finally:
