@@ -14,6 +14,14 @@ from tests.installed import installed as _installed
 ECHO = "tests.functional.runner_harness:make_echo_service"
 
 
+def _error_line(done, status: int) -> str:
+    """The one line on stderr of a run that exited with ``status``."""
+    assert done.returncode == status, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
 HAS_EVENTLET = _installed("eventlet")
 
 
@@ -56,11 +64,9 @@ def runner_process(tmp_path):
 def test_an_error_is_one_line_on_stderr_and_nothing_else(tmp_path, args, message, status):
     done = run_command(*args, cwd=tmp_path)
 
-    assert done.returncode == status
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("oslo-threading-run: error: ")
-    assert message in lines[0]
+    line = _error_line(done, status)
+    assert line.startswith("oslo-threading-run: error: ")
+    assert message in line
     # Not even the backend's INFO lines (oslo.log writes to stdout by default).
     assert done.stdout == ""
 
@@ -73,11 +79,9 @@ def test_a_bad_value_in_the_config_is_one_line_and_status_2(tmp_path, value):
 
     done = run_command(ECHO, "--config-file", str(conf), cwd=tmp_path)
 
-    assert done.returncode == 2
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("oslo-threading-run: error: the config is not usable: ")
-    assert "graceful_shutdown_timeout" in lines[0]
+    line = _error_line(done, 2)
+    assert line.startswith("oslo-threading-run: error: the config is not usable: ")
+    assert "graceful_shutdown_timeout" in line
     assert done.stdout == ""
 
 
@@ -105,15 +109,13 @@ def test_eventlet_backend_in_the_config_without_eventlet_is_one_line_and_status_
 
     done = run_command(ECHO, "--config-file", str(conf), cwd=tmp_path)
 
-    assert done.returncode == 2
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith(
+    line = _error_line(done, 2)
+    assert line.startswith(
         "oslo-threading-run: error: cannot select the concurrency backend "
         "([DEFAULT] concurrency_backend = eventlet): the 'eventlet' backend"
     )
-    assert "threading backend" not in lines[0]
-    assert lines[0].count("install oslo.service and eventlet") == 1
+    assert "threading backend" not in line
+    assert line.count("install oslo.service and eventlet") == 1
     assert done.stdout == ""
 
 
@@ -126,10 +128,8 @@ def test_eventlet_backend_in_the_config_reaches_the_selection_and_is_refused(tmp
 
     done = run_command(ECHO, "--config-file", str(conf), cwd=tmp_path)
 
-    assert done.returncode == 2
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0] == (
+    line = _error_line(done, 2)
+    assert line == (
         "oslo-threading-run: error: this command runs services on native threads only, "
         "but [DEFAULT] concurrency_backend chose 'eventlet': set it to 'threading' or 'auto'"
     )
