@@ -101,13 +101,15 @@ def _check_spawnable(service: _service_base.ServiceBase, conf: cfg.ConfigOpts) -
             ) from exc
 
 
-def _reload_or_keep(conf: cfg.ConfigOpts, restart_method: str) -> bool:
-    """restart() of a launcher whose services run here: False if the config was refused."""
+def _reload_or_keep(
+    conf: cfg.ConfigOpts,
+    restart_method: str,
+    refusal: str = "restart(): the new config is refused, the services keep the old one",
+) -> bool:
+    """Reload or mutate ``conf``; False, and ``refusal`` logged, if the config was refused."""
     refused = _service_config.reload_config(conf, restart_method)
     if refused is not None:
-        LOG.error(
-            "restart(): the new config is refused, the services keep the old one: %s", refused
-        )
+        LOG.error("%s: %s", refusal, refused)
         return False
     return True
 
@@ -226,14 +228,11 @@ class _ForkingLauncher:
     def _on_master_reload(self) -> bool:
         """SIGHUP in the master; False (the config refused) means no worker is signalled."""
         # Workers forked from now on start from the master's copy of the config.
-        refused = _service_config.reload_config(self.conf, self.restart_method)
-        if refused is not None:
-            LOG.error(
-                "SIGHUP: the new config is refused, the master (pid %d) and its workers "
-                "keep the old one: %s",
-                os.getpid(),
-                refused,
-            )
+        refusal = (
+            f"SIGHUP: the new config is refused, the master (pid {os.getpid()}) and its "
+            "workers keep the old one"
+        )
+        if not _reload_or_keep(self.conf, self.restart_method, refusal):
             return False
         if self._master is not None:
             self._master.graceful_shutdown_timeout = _service_opts.shutdown_timeout_or_last_good(
