@@ -37,6 +37,13 @@ request_pool = None  # () -> the executor RPC-style requests are dispatched on
 green = False
 
 
+def stop_requests():
+    """Stop the request pool as oslo.messaging's ``server.stop(); server.wait()`` does
+    (nova's Service.stop() calls them first): no new request, calls in flight finish.
+    ``executor.shutdown(wait=True)`` is what that wait() calls, on every variant."""
+    request_pool().shutdown(wait=True)
+
+
 def select(name):
     """Load the variant's backend; call once, first thing in the process."""
     global variant, service, loopingcall, scatter_gather, request_pool, green

@@ -13,7 +13,10 @@ Every variant runs this same code: ``_api.select()`` decides what ``service``,
 - ``shaped`` (the scheduler-shaped run): each request thread is a client whose
   call is dispatched on the RPC-style request pool (64 threads), and the request
   reads 400 host records from each cell on the scatter-gather pool, as nova's
-  select_destinations reads the compute nodes of every cell.
+  select_destinations reads the compute nodes of every cell. ``stop()`` stops that
+  pool first and lets its calls in flight finish, as nova's Service.stop() stops
+  its RPC server, on every variant (eventlet's thread group would otherwise kill
+  them, which no RPC service does).
 
 Idle, the request threads wait for requests that never come and the periodic task
 sleeps. Events (serving, looping-call figures, stopped) are JSON lines written to
@@ -30,6 +33,7 @@ from _api import loopingcall
 from _api import request_pool
 from _api import scatter_gather
 from _api import service
+from _api import stop_requests
 
 CELLS = tuple(f"cell{n}" for n in range(5))
 HOSTS_PER_CELL = 1600  # ~1 MB of records per cell (measured with tracemalloc)
@@ -110,6 +114,10 @@ class SchedulerService(service.Service):
     def stop(self, graceful=False):
         if self._stopping is not None:  # the eventlet master stops a never-started copy
             self._stopping.set()
+            if self.shaped:
+                # As nova's Service.stop(): the RPC server first (calls in flight
+                # finish, on every variant), then the thread group.
+                stop_requests()
             report("stopping", requests=self.requests_served)
         super().stop(graceful)
 
@@ -124,7 +132,11 @@ class SchedulerService(service.Service):
         while not self._stopping.wait(gap):
             if self.shaped:
                 # A client's call: the RPC server dispatches it on its pool.
-                request_pool().submit(self.select_destination, thread_number).result()
+                try:
+                    call = request_pool().submit(self.select_destination, thread_number)
+                except RuntimeError:
+                    return  # the server stopped consuming (stop())
+                call.result()
             else:
                 self.select_destination(thread_number)
 
