@@ -8,7 +8,9 @@ The scheduler-like service of scheduler_service.py runs, unchanged, on each vari
 runs the STEPS below (each a fresh process):
 
 1. load: ProcessLauncher with 2 workers under steady load. Start to all workers
-   serving; after LOAD_SECONDS, RSS/PSS/USS of each worker (/proc/<pid>/smaps_rollup);
+   serving; after LOAD_SECONDS (plus the round's phase of the 1 s host-state
+   refresh: (k-1)/N of it in round k of N, see _stop_phase), RSS/PSS/USS of
+   each worker (/proc/<pid>/smaps_rollup);
    the workers' own looping-call lateness and stop() figures; SIGTERM to every
    process gone.
 2. idle: the same service with nothing to do. Start to READY=1 (and serving),
@@ -58,6 +60,7 @@ from _runs import RunFailed  # noqa: E402
 from _runs import memory_of  # noqa: E402
 import _targets  # noqa: E402
 import bench_rpc  # noqa: E402
+from scheduler_service import REFRESH_INTERVAL  # noqa: E402
 
 VARIANTS = ("ours", "oslo-threading", "oslo-eventlet")
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
@@ -72,6 +75,18 @@ RESULTS_DIR = REPO / ".bench-results"
 DOCS_DIR = REPO / "doc" / "source"
 
 
+# Where in the service's 1 s host-state refresh the load and sched runs end (and
+# their memory and SIGTERM are measured): round k of N at (k-1)/N of the interval.
+# Load for a whole number of seconds would always stop the service as a refresh
+# starts (it runs every second from the start): a graceful stop then waits for
+# that refresh, a kill does not, and memory is read with 5 MB of records half built.
+_stop_phase = 0.0
+
+
+def _stop_phase_for(round_number):
+    return (round_number - 1) % ROUNDS / ROUNDS * REFRESH_INTERVAL
+
+
 def _probe_seconds():
     return max(1.0, min(10.0, LOAD_SECONDS - 1.0))
 
@@ -79,7 +94,7 @@ def _probe_seconds():
 def run_load(variant, log_dir):
     with Run(variant, "load", log_dir, WORKERS, _probe_seconds()) as run:
         start = run.wait_serving()
-        run.drain(LOAD_SECONDS)
+        run.drain(LOAD_SECONDS + _stop_phase)
         memory = [memory_of(pid) for pid in run.worker_pids]
         master = memory_of(run.proc.pid)
         gone = run.sigterm_to_gone()
@@ -93,7 +108,7 @@ def run_load(variant, log_dir):
             "uss_mib": _mean([m["uss"] for m in memory]),
             "worker_threads": max(m["threads"] for m in memory),
             "master_uss_mib": master["uss"],
-            "requests_per_s": served / LOAD_SECONDS,
+            "requests_per_s": served / (LOAD_SECONDS + _stop_phase),
             "lateness_mean_ms": _mean([e["mean_lateness"] * 1e3 for e in looping]),
             "lateness_worst_ms": _max([e["worst_lateness"] * 1e3 for e in looping]),
             "drift_ms": _mean([e["drift"] * 1e3 for e in looping]),
@@ -105,7 +120,7 @@ def run_sched(variant, log_dir):
     env = {"BENCH_SG_POOL": str(SCHED_POOL)}
     with Run(variant, "sched", log_dir, WORKERS, _probe_seconds(), env=env) as run:
         run.wait_serving()
-        run.drain(LOAD_SECONDS)
+        run.drain(LOAD_SECONDS + _stop_phase)
         memory = [memory_of(pid) for pid in run.worker_pids]
         gone = run.sigterm_to_gone()
         served = sum(e.get("requests", 0) for e in run.of("stopping"))
@@ -113,7 +128,7 @@ def run_sched(variant, log_dir):
             "sched_uss_mib": _mean([m["uss"] for m in memory]),
             "sched_rss_mib": _mean([m["rss"] for m in memory]),
             "sched_threads": max(m["threads"] for m in memory),
-            "sched_requests_per_s": served / LOAD_SECONDS,
+            "sched_requests_per_s": served / (LOAD_SECONDS + _stop_phase),
             "sched_sigterm_s": gone,
         }
 
@@ -183,11 +198,13 @@ def parse_args(argv):
 
 
 def run_rounds(variants, log_dir):
+    global _stop_phase
     samples = {v: [] for v in variants}
     began = time.monotonic()
     steps = ROUNDS * len(variants)
     done = 0
     for round_number in range(1, ROUNDS + 1):
+        _stop_phase = _stop_phase_for(round_number)
         for variant in variants:
             sample = {}
             for name, step in STEPS:
