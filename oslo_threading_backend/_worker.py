@@ -145,7 +145,9 @@ class ServiceWrapper(cotyledon.Service):
             running = self._starting or self._started
             stats, self._stats = self._stats, None
         if stats is not None:
-            stats.stop()
+            # Not joined: under load the reporter thread would need the GIL just
+            # to end, milliseconds the stop does not have to wait (it is a daemon).
+            stats.stop(timeout=0)
         if running:
             LOG.info(
                 "Stopping service %s in worker %d",
