@@ -26,6 +26,9 @@ LABELS = {
 SCATTER_GATHER_POOL_SIZE = int(os.environ.get("BENCH_SG_POOL", "5"))
 # oslo.messaging's executor_thread_pool_size: the RPC server's request pool.
 REQUEST_POOL_SIZE = 64
+# scheduler_service's host-state refresh, every second under load; here so that
+# the harness (which never selects a variant) can read it.
+REFRESH_INTERVAL = 1.0
 DID_NOT_RESPOND = object()
 
 # Filled by select(): the same names the service code would import from oslo.service.

@@ -53,6 +53,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from _api import REFRESH_INTERVAL  # noqa: E402
 import _growth  # noqa: E402
 import _report  # noqa: E402
 from _runs import Run  # noqa: E402
@@ -60,7 +61,6 @@ from _runs import RunFailed  # noqa: E402
 from _runs import memory_of  # noqa: E402
 import _targets  # noqa: E402
 import bench_rpc  # noqa: E402
-from scheduler_service import REFRESH_INTERVAL  # noqa: E402
 
 VARIANTS = ("ours", "oslo-threading", "oslo-eventlet")
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
