@@ -13,7 +13,15 @@ import textwrap
 
 import pytest
 
-GLIBC = "CS_GNU_LIBC_VERSION" in os.confstr_names and bool(os.confstr("CS_GNU_LIBC_VERSION"))
+
+def _glibc():
+    try:
+        return bool(os.confstr("CS_GNU_LIBC_VERSION"))
+    except (OSError, ValueError):
+        return False
+
+
+GLIBC = _glibc()
 
 
 @pytest.mark.skipif(not GLIBC, reason="malloc_trim is glibc's")
