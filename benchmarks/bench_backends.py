@@ -12,12 +12,13 @@ runs the STEPS below (each a fresh process):
    refresh: (k-1)/N of it in round k of N, see _stop_phase), RSS/PSS/USS of
    each worker (/proc/<pid>/smaps_rollup);
    the workers' own looping-call lateness and stop() figures; SIGTERM to every
-   process gone.
+   process gone (the median of this stop and EXTRA_STOPS fresh runs' stops,
+   at phases that, over all rounds, cover the refresh interval evenly).
 2. idle: the same service with nothing to do. Start to READY=1 (and serving),
    SIGTERM to gone.
 3. sched: the scheduler-shaped service (requests dispatched on a 64-thread RPC-style
    pool, scatter-gather on a pool of 40) under load: worker RSS/USS, threads, SIGTERM
-   under load to every process gone.
+   under load to every process gone (a median of 1 + EXTRA_STOPS stops, as in 1.).
 4. micro: scatter-gather per-task overhead interleaved with the standard library's
    pool in the same process, looping-call stop() latency, threads left after 10000
    scatter-gather and 1000 looping-call cycles.
@@ -32,6 +33,8 @@ doc/source/benchmark_growth.md and doc/source/benchmark_chart.png. Environment:
   BENCH_LOAD_SECONDS=S    seconds of load per load/sched run (default 8; 4 quick;
                           the growth runs by pool size load for half as long)
   BENCH_GROWTH_ROUNDS=N   rounds of the growth runs (default 2; 1 quick; 0 skips them)
+  BENCH_EXTRA_STOPS=N     extra SIGTERM-under-load samples per round and step, each a
+                          fresh run with 3 s of load (default 2; 0 quick)
   BENCH_QUICK=1           short runs for development
   BENCH_VARIANTS=a,b      run only these variants (targets not measured do not fail)
   BENCH_RAW=FILE          also dump every sample as JSON
@@ -45,6 +48,7 @@ import json
 import os
 import pathlib
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -67,6 +71,10 @@ QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1" if QUICK else "5"))
 LOAD_SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "4" if QUICK else "8"))
 GROWTH_ROUNDS = int(os.environ.get("BENCH_GROWTH_ROUNDS", "1" if QUICK else "2"))
+# A stop under load is one sample of a noisy figure (a round's ratio spread 0.5-2x
+# on a 2-core machine): each round adds this many stops of fresh short runs.
+EXTRA_STOPS = int(os.environ.get("BENCH_EXTRA_STOPS", "0" if QUICK else "2"))
+STOP_LOAD_SECONDS = 3.0
 IDLE_SECONDS = 1.0
 WORKERS = 2
 SCHED_POOL = 40  # the seed's cell_worker_thread_pool_size (nova's cpu*5 default)
@@ -87,8 +95,28 @@ def _stop_phase_for(round_number):
     return (round_number - 1) % ROUNDS / ROUNDS * REFRESH_INTERVAL
 
 
-def _probe_seconds():
-    return max(1.0, min(10.0, LOAD_SECONDS - 1.0))
+def _extra_phases():
+    """This round's extra stops: with its main one they split its share of the
+    interval evenly, so all rounds' stops cover the refresh interval evenly."""
+    step = REFRESH_INTERVAL / (ROUNDS * (1 + EXTRA_STOPS))
+    return [_stop_phase + j * step for j in range(1, 1 + EXTRA_STOPS)]
+
+
+def _probe_seconds(load_seconds=None):
+    return max(1.0, min(10.0, (LOAD_SECONDS if load_seconds is None else load_seconds) - 1.0))
+
+
+def _stops_under_load(variant, mode, log_dir, main_stop, env=None):
+    """The round's SIGTERM-to-gone figure: the median of the main run's stop and
+    EXTRA_STOPS fresh runs' (STOP_LOAD_SECONDS of load, then SIGTERM)."""
+    stops = [main_stop]
+    for phase in _extra_phases():
+        probe = _probe_seconds(STOP_LOAD_SECONDS)
+        with Run(variant, mode, log_dir, WORKERS, probe, env=env) as run:
+            run.wait_serving()
+            run.drain(STOP_LOAD_SECONDS + phase)
+            stops.append(run.sigterm_to_gone())
+    return statistics.median(stops)
 
 
 def run_load(variant, log_dir):
@@ -100,20 +128,20 @@ def run_load(variant, log_dir):
         gone = run.sigterm_to_gone()
         looping = run.of("looping_call")
         served = sum(e.get("requests", 0) for e in run.of("stopping"))
-        return {
-            "start_s": start,
-            "sigterm_load_s": gone,
-            "rss_mib": _mean([m["rss"] for m in memory]),
-            "pss_mib": _mean([m["pss"] for m in memory]),
-            "uss_mib": _mean([m["uss"] for m in memory]),
-            "worker_threads": max(m["threads"] for m in memory),
-            "master_uss_mib": master["uss"],
-            "requests_per_s": served / (LOAD_SECONDS + _stop_phase),
-            "lateness_mean_ms": _mean([e["mean_lateness"] * 1e3 for e in looping]),
-            "lateness_worst_ms": _max([e["worst_lateness"] * 1e3 for e in looping]),
-            "drift_ms": _mean([e["drift"] * 1e3 for e in looping]),
-            "stop_under_load_ms": _max([e["stop_seconds"] * 1e3 for e in looping]),
-        }
+    return {
+        "start_s": start,
+        "sigterm_load_s": _stops_under_load(variant, "load", log_dir, gone),
+        "rss_mib": _mean([m["rss"] for m in memory]),
+        "pss_mib": _mean([m["pss"] for m in memory]),
+        "uss_mib": _mean([m["uss"] for m in memory]),
+        "worker_threads": max(m["threads"] for m in memory),
+        "master_uss_mib": master["uss"],
+        "requests_per_s": served / (LOAD_SECONDS + _stop_phase),
+        "lateness_mean_ms": _mean([e["mean_lateness"] * 1e3 for e in looping]),
+        "lateness_worst_ms": _max([e["worst_lateness"] * 1e3 for e in looping]),
+        "drift_ms": _mean([e["drift"] * 1e3 for e in looping]),
+        "stop_under_load_ms": _max([e["stop_seconds"] * 1e3 for e in looping]),
+    }
 
 
 def run_sched(variant, log_dir):
@@ -124,13 +152,13 @@ def run_sched(variant, log_dir):
         memory = [memory_of(pid) for pid in run.worker_pids]
         gone = run.sigterm_to_gone()
         served = sum(e.get("requests", 0) for e in run.of("stopping"))
-        return {
-            "sched_uss_mib": _mean([m["uss"] for m in memory]),
-            "sched_rss_mib": _mean([m["rss"] for m in memory]),
-            "sched_threads": max(m["threads"] for m in memory),
-            "sched_requests_per_s": served / (LOAD_SECONDS + _stop_phase),
-            "sched_sigterm_s": gone,
-        }
+    return {
+        "sched_uss_mib": _mean([m["uss"] for m in memory]),
+        "sched_rss_mib": _mean([m["rss"] for m in memory]),
+        "sched_threads": max(m["threads"] for m in memory),
+        "sched_requests_per_s": served / (LOAD_SECONDS + _stop_phase),
+        "sched_sigterm_s": _stops_under_load(variant, "sched", log_dir, gone, env),
+    }
 
 
 def run_idle(variant, log_dir):
