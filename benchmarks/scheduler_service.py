@@ -29,7 +29,7 @@ import statistics
 import threading
 import time
 
-import _api
+from _api import REFRESH_INTERVAL
 from _api import loopingcall
 from _api import request_pool
 from _api import scatter_gather
@@ -40,7 +40,6 @@ CELLS = tuple(f"cell{n}" for n in range(5))
 HOSTS_PER_CELL = 1600  # ~1 MB of records per cell (measured with tracemalloc)
 SHAPED_HOSTS_PER_CELL = 400  # the compute nodes a scheduler request reads per cell
 CELL_IO_SECONDS = 0.010
-REFRESH_INTERVAL = _api.REFRESH_INTERVAL
 IDLE_REFRESH_INTERVAL = 3600.0
 REQUEST_THREADS = 4
 REQUEST_GAP = 0.05

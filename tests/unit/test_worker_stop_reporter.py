@@ -10,20 +10,6 @@ from oslo_threading_backend import _ticker
 from oslo_threading_backend import service
 
 
-class Quiet:
-    def start(self):
-        pass
-
-    def stop(self):
-        pass
-
-    def wait(self):
-        pass
-
-    def reset(self):
-        pass
-
-
 class StuckReporter(_ticker.Ticker):
     """A reporter whose tick cannot end until the test lets it."""
 
@@ -38,7 +24,7 @@ class StuckReporter(_ticker.Ticker):
 
 
 def test_terminate_does_not_join_the_reporter():
-    wrapper = service.ServiceWrapper(0, Quiet())
+    wrapper = service.ServiceWrapper(0, service.Service())
     reporter = StuckReporter()
     reporter.start()
     try:
