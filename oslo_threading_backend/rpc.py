@@ -37,6 +37,7 @@ from typing import Any
 from oslo_config import cfg
 
 from oslo_threading_backend import _messaging_fixes
+from oslo_threading_backend import _messaging_preload
 from oslo_threading_backend import _service_base
 from oslo_threading_backend import _service_opts
 
@@ -88,6 +89,11 @@ class RPCService(_service_base.ServiceBase):
     :param executor: ``"native"`` (default): the calls run on this package's thread
         pool, which stops at once; ``"futurist"``: oslo.messaging's own
         ``threading`` executor, futurist's ThreadPoolExecutor.
+    :param preload_driver: with no ``transport`` given, import the transport's
+        driver module (for ``rabbit://``: kombu, amqp, ...) here, in the master,
+        so that the forked workers share it instead of each importing its own
+        copy in ``start()`` (about 3 MiB less per worker with RabbitMQ). Nothing
+        is connected. ``False`` leaves every import to ``start()``.
 
     ``start()`` runs in the worker, ``stop()`` and ``wait()`` on SIGTERM (and on
     SIGHUP with ``restart_method='reload'``, followed by ``reset()`` and
@@ -106,6 +112,7 @@ class RPCService(_service_base.ServiceBase):
         serializer: Any = None,
         access_policy: Any = None,
         executor: str = NATIVE,
+        preload_driver: bool = True,
     ) -> None:
         if not isinstance(conf, cfg.ConfigOpts):
             raise TypeError(f"conf must be an oslo_config.cfg.ConfigOpts, not {conf!r}")
@@ -121,6 +128,8 @@ class RPCService(_service_base.ServiceBase):
             raise TypeError(f"topic must be a non-empty string, not {topic!r}")
         if target is not None and server is not None:
             raise ValueError("give server in the target, not next to it")
+        if not isinstance(preload_driver, bool):
+            raise TypeError(f"preload_driver must be True or False, not {preload_driver!r}")
         messaging = _import_messaging()
         if target is None:
             target = messaging.Target(topic=topic, server=server or _default_server(conf))
@@ -139,6 +148,8 @@ class RPCService(_service_base.ServiceBase):
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._stopped.set()
+        if transport is None and preload_driver:
+            _messaging_preload.preload_driver(conf, messaging)
 
     def __getstate__(self) -> dict[str, Any]:
         # For spawned workers: locks and events do not pickle, a server is never sent.

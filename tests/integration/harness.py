@@ -151,7 +151,11 @@ class RpcRun:
         self.service_args: list[str] = []
 
     def config(
-        self, tag: str = "before", graceful_shutdown_timeout: int = 20, executor: str = "native"
+        self,
+        tag: str = "before",
+        graceful_shutdown_timeout: int = 20,
+        executor: str = "native",
+        preload_driver: bool = True,
     ) -> dict:
         return {
             "DEFAULT": {
@@ -169,6 +173,7 @@ class RpcRun:
                 "topic": self.topic,
                 "tag": tag,
                 "executor": executor,
+                "preload_driver": preload_driver,
             },
         }
 

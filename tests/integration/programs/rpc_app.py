@@ -6,6 +6,7 @@ endpoint returns (O_APPEND writes of one line each), so the tests count both sid
 """
 
 import os
+import sys
 import time
 
 from oslo_config import cfg
@@ -17,7 +18,11 @@ app_opts = [
     cfg.StrOpt("topic", required=True, help="RPC topic to serve."),
     cfg.StrOpt("tag", default="initial", mutable=True, help="Returned with every answer."),
     cfg.StrOpt("executor", default=rpc.NATIVE, choices=rpc.EXECUTORS, help="RPCService's pool."),
+    cfg.BoolOpt("preload_driver", default=True, help="RPCService's preload_driver."),
 ]
+
+#: The module oslo.messaging loads for rabbit:// (imported in the master by default).
+RABBIT_DRIVER = "oslo_messaging._drivers.impl_rabbit"
 
 
 def emit(path, name, **fields):
@@ -45,12 +50,20 @@ class EchoEndpoint:
         emit(self.conf.rpc_app.events, "reset", tag=self.conf.rpc_app.tag)
 
 
+class AppRPCService(rpc.RPCService):
+    def start(self):
+        # Before the worker makes its transport: was the driver inherited from the master?
+        emit(self.conf.rpc_app.events, "starting", driver_imported=RABBIT_DRIVER in sys.modules)
+        super().start()
+
+
 def create_service(conf):
     conf.register_opts(app_opts, group="rpc_app")
-    return rpc.RPCService(
+    return AppRPCService(
         conf,
         [EchoEndpoint(conf)],
         topic=conf.rpc_app.topic,
         server="itest",
         executor=conf.rpc_app.executor,
+        preload_driver=conf.rpc_app.preload_driver,
     )
