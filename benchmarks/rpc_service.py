@@ -8,9 +8,13 @@ and 2 workers, as nova's services do:
 
 - ours: ``oslo_threading_backend.rpc.RPCService`` (this package's helper);
 - oslo-threading / oslo-eventlet: the Service class nova, cinder and neutron write
-  by hand on oslo.service: ``start()`` makes the oslo.messaging RPC server
-  (executor 'threading', or 'eventlet' after monkey-patching), ``stop()`` calls
-  ``server.stop()`` then ``server.wait()``.
+  by hand on oslo.service: the transport is made in the master, before the fork
+  (their ``rpc.init(CONF)`` runs at config parsing), ``start()`` makes the
+  oslo.messaging RPC server on it (executor 'threading', or 'eventlet' after
+  monkey-patching), ``stop()`` calls ``server.stop()`` then ``server.wait()``.
+
+Both ways the transport's driver (kombu, amqp, ...) is imported in the master and
+shared by the workers: ours imports it in ``RPCService()`` (``preload_driver``).
 
 Each worker reports "serving" (a JSON line on the fd named by BENCH_REPORT_FD)
 once its server consumes. Only ``sys``, ``os`` and ``_api`` are imported before
@@ -50,13 +54,15 @@ def _hand_written_service(base, executor, conf, topic):
     """nova.service.Service's RPC part, as written against oslo.service."""
     import oslo_messaging
 
+    # nova's rpc.init(CONF): one transport, made in the master, used by every worker.
+    transport = oslo_messaging.get_rpc_transport(conf)
+
     class Service(base):
         def __init__(self):
             super().__init__()
             self.server = None
 
         def start(self):
-            transport = oslo_messaging.get_rpc_transport(conf)
             target = oslo_messaging.Target(topic=topic, server="bench")
             self.server = oslo_messaging.get_rpc_server(
                 transport, target, [EchoEndpoint()], executor=executor
