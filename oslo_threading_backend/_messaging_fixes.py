@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import queue
 import sys
 import time
 from typing import Any
@@ -77,11 +78,12 @@ def use_native_pool(server: Any, name: str) -> None:
 def drain(server: Any, deadline: Deadline) -> bool:
     """After server.stop(): wait for the calls in flight; False if some still run."""
     pool = getattr(server, "_work_executor", None)
-    if not isinstance(pool, _thread_pool.ThreadPoolExecutor):
-        # futurist's pool: its shutdown(wait=True) in server.wait() is the only wait.
-        return True
-    pool.shutdown(wait=False)  # queued calls still run
-    if pool.join(deadline.remaining()):
+    if isinstance(pool, _thread_pool.ThreadPoolExecutor):
+        pool.shutdown(wait=False)  # queued calls still run
+        drained = pool.join(deadline.remaining())
+    else:
+        drained = _join_futurist_queue(pool, deadline)
+    if drained:
         return True
     LOG.warning(
         "RPC calls still running %s s after the server stopped consuming; "
@@ -89,6 +91,29 @@ def drain(server: Any, deadline: Deadline) -> bool:
         deadline.timeout,
     )
     return False
+
+
+def _join_futurist_queue(pool: Any, deadline: Deadline) -> bool:
+    """Wait, up to the deadline, for the calls queued on or running in futurist's pool.
+
+    futurist's ``shutdown(wait=True)``, which oslo.messaging's ``server.wait()``
+    calls, joins the pool's work queue with no bound: a call that never ended held
+    ``stop()`` until the process's own deadline. This waits on the same queue
+    (``queue.Queue``'s ``task_done()`` count, which futurist's threads keep) with
+    the deadline; once it is empty ``server.wait()`` returns at once.
+    """
+    work_queue = getattr(pool, "_work_queue", None)
+    if not isinstance(work_queue, queue.Queue):
+        if pool is not None:
+            _skipped("bounding the drain of futurist's pool", "unknown pool internals")
+        return True  # server.wait() waits as oslo.messaging does
+    with work_queue.all_tasks_done:
+        while work_queue.unfinished_tasks:
+            remaining = deadline.remaining()
+            if remaining is not None and remaining <= 0:
+                return False
+            work_queue.all_tasks_done.wait(remaining)
+    return True
 
 
 def answer_late_deliveries(server: Any, deadline: Deadline) -> bool:

@@ -15,10 +15,12 @@ from oslo_config import cfg
 import pytest
 
 from oslo_threading_backend import _futurist_fixes
+from oslo_threading_backend import _service_opts
 from oslo_threading_backend import _thread_pool
 from oslo_threading_backend import rpc
 
 IDLE_POLL = 6.0
+CALL_SECONDS = 6.0
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +38,19 @@ def messaging():
 class Recorder:
     def __init__(self):
         self.threads = []
+        self.in_call = threading.Event()
+        self.call_done = threading.Event()
 
     def echo(self, ctxt, value):
         self.threads.append(threading.current_thread().name)
         return value
+
+    def sleep(self, ctxt, seconds):
+        self.in_call.set()
+        try:
+            time.sleep(seconds)  # the call's own work, not a synchronization
+        finally:
+            self.call_done.set()
 
 
 @pytest.fixture
@@ -49,6 +60,7 @@ def make_service(rabbit, messaging):
     def make(executor):
         conf = cfg.ConfigOpts()
         conf([])
+        _service_opts.register_service_opts(conf)  # graceful_shutdown_timeout
         messaging.get_rpc_transport(conf)  # registers transport_url on conf
         conf.set_override("transport_url", rabbit.url)
         topic = f"itest-inproc-{uuid.uuid4().hex[:8]}"
@@ -126,6 +138,31 @@ def test_futurists_pool_stops_at_once_with_the_futurist_fix(
     assert not isinstance(service.rpc_server._work_executor, _thread_pool.ThreadPoolExecutor)
     assert client.call({}, "echo", value=1) == 1
     assert _timed_stop(service) < IDLE_POLL / 2
+
+
+@pytest.mark.parametrize("executor", [rpc.NATIVE, rpc.FUTURIST])
+def test_stop_drains_for_graceful_shutdown_timeout_then_leaves_the_call(
+    make_service, executor, caplog
+):
+    # A call of CALL_SECONDS in flight, graceful_shutdown_timeout 1 s: stop()
+    # returns at the deadline on either pool (futurist's waited out the call).
+    service, client, recorder = make_service(executor)
+    service.conf.set_override("graceful_shutdown_timeout", 1)
+    service.start()
+    caller = threading.Thread(
+        target=client.prepare(timeout=30).call,
+        args=({}, "sleep"),
+        kwargs={"seconds": CALL_SECONDS},
+    )
+    caller.start()
+    assert recorder.in_call.wait(20)
+    took = _timed_stop(service)
+    assert took < CALL_SECONDS / 2, f"stop() took {took:.1f} s, past the 1 s drain"
+    assert not recorder.call_done.is_set()
+    assert "RPC calls still running 1 s after the server stopped consuming" in caplog.text
+    # The call was left to run: it ends on its own (the process would end it).
+    assert recorder.call_done.wait(CALL_SECONDS * 2)
+    caller.join(30)
 
 
 def test_start_again_after_stop_serves_again(make_service):
