@@ -13,12 +13,15 @@ process is the RPC client (oslo.messaging on native threads):
 - throughput: calls per second from CLIENT_THREADS concurrent clients for
   LOAD_SECONDS, each call doing CALL_IO_SECONDS of I/O in the endpoint;
 - memory: RSS, USS (MiB) and threads of each worker after that load (mean of both);
-- stop: seconds from SIGTERM to the master until it and every worker exited.
+- stop: seconds from SIGTERM to the master until it and every worker exited; the
+  median of this run's stop and EXTRA_STOPS fresh runs' (STOP_LOAD_SECONDS of the
+  same load, then SIGTERM), as bench_backends does for its stops under load.
 
 ``measure()`` returns {variant: {figure: median over rounds}}; ``main()`` prints the
 table and the targets of the RPC service issue (stop and USS <= 1.0x eventlet).
 Environment: BENCH_ROUNDS (default 3; 1 with BENCH_QUICK=1), BENCH_QUICK=1 (short
-load), BENCH_VARIANTS=a,b (subset), BENCH_RPC_JSON=FILE (write the results).
+load), BENCH_VARIANTS=a,b (subset), BENCH_RPC_JSON=FILE (write the results),
+BENCH_EXTRA_STOPS=N (default 2; 0 with BENCH_QUICK=1).
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ CALLS = 50 if QUICK else 300
 CLIENT_THREADS = 8
 CALL_IO_SECONDS = 0.005
 WORKERS = 2
+EXTRA_STOPS = int(os.environ.get("BENCH_EXTRA_STOPS", "0" if QUICK else "2"))
+STOP_LOAD_SECONDS = 1.0
 
 FIGURES = (
     ("first_answer_s", "first answered call (s)"),
@@ -103,10 +108,10 @@ def _latencies(client) -> tuple[float, float]:
     return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
 
 
-def _throughput(client) -> float:
+def _throughput(client, seconds: float = LOAD_SECONDS) -> float:
     done = [0] * CLIENT_THREADS
     errors = []
-    deadline = time.monotonic() + LOAD_SECONDS
+    deadline = time.monotonic() + seconds
 
     def stream(slot):
         try:
@@ -127,7 +132,9 @@ def _throughput(client) -> float:
     return sum(done) / (time.monotonic() - started)
 
 
-def measure_once(variant: str, url: str, workdir: str) -> dict[str, float]:
+@contextlib.contextmanager
+def _service(variant: str, url: str, workdir: str):
+    """(client, run): the variant's service started on a topic of its own."""
     messaging = _client_messaging()
     from oslo_config import cfg
 
@@ -140,19 +147,34 @@ def measure_once(variant: str, url: str, workdir: str) -> dict[str, float]:
     try:
         program = [str(HERE / "rpc_service.py"), variant, config_file, topic]
         with Run(variant, "rpc", workdir, workers=WORKERS, program=program) as run:
-            result = {"first_answer_s": _first_answer(client, run)}
-            pids = run.worker_pids
-            result["latency_median_ms"], result["latency_p99_ms"] = _latencies(client)
-            result["throughput_per_s"] = _throughput(client)
-            memory = [memory_of(pid) for pid in pids]
-            for key, field in (("rss_mib", "rss"), ("uss_mib", "uss"), ("threads", "threads")):
-                result[key] = statistics.mean(m[field] for m in memory)
-            result["sigterm_to_gone_s"] = run.sigterm_to_gone()
+            yield client, run
             if run.proc.returncode != 0:
                 raise RunFailed(f"{variant}: exit status {run.proc.returncode}:\n{run.tail()}")
-            return result
     finally:
         transport.cleanup()
+
+
+def _stop_after_load(variant: str, url: str, workdir: str) -> float:
+    """One more SIGTERM-to-gone sample: a fresh service, STOP_LOAD_SECONDS of load."""
+    with _service(variant, url, workdir) as (client, run):
+        _first_answer(client, run)
+        _throughput(client, STOP_LOAD_SECONDS)
+        return run.sigterm_to_gone()
+
+
+def measure_once(variant: str, url: str, workdir: str) -> dict[str, float]:
+    with _service(variant, url, workdir) as (client, run):
+        result = {"first_answer_s": _first_answer(client, run)}
+        pids = run.worker_pids
+        result["latency_median_ms"], result["latency_p99_ms"] = _latencies(client)
+        result["throughput_per_s"] = _throughput(client)
+        memory = [memory_of(pid) for pid in pids]
+        for key, field in (("rss_mib", "rss"), ("uss_mib", "uss"), ("threads", "threads")):
+            result[key] = statistics.mean(m[field] for m in memory)
+        stops = [run.sigterm_to_gone()]
+    stops += [_stop_after_load(variant, url, workdir) for _ in range(EXTRA_STOPS)]
+    result["sigterm_to_gone_s"] = statistics.median(stops)
+    return result
 
 
 def measure(rounds: int = ROUNDS, variants=None, url: str | None = None) -> dict:
