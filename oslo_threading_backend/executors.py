@@ -75,6 +75,16 @@ executor_opts = [
         "a task is submitted: -1 never, 0 on every submit, N at most once every "
         "N seconds.",
     ),
+    cfg.IntOpt(
+        "thread_pool_full_warning_period",
+        default=60,
+        min=-1,
+        help="How often, in seconds, each executor may log the WARNING that a task "
+        "is queued because every thread is busy: 0 on every such task (as nova's "
+        "spawn_on), N at most once every N seconds with the number of tasks queued "
+        "since the previous warning, -1 never. A saturated pool logs a line per "
+        "task with 0.",
+    ),
 ]
 
 
@@ -188,7 +198,9 @@ def _get_entry(name: str) -> _Entry:
             )
             full_name = getattr(executor, "name", f"{_process_name()}.{name}")
             reporter = pool_statistics.StatisticsReporter(
-                full_name, conf.thread_pool_statistic_period
+                full_name,
+                conf.thread_pool_statistic_period,
+                full_warning_period=conf.thread_pool_full_warning_period,
             )
             entry = _registry[name] = _Entry(executor, reporter)
             LOG.debug(

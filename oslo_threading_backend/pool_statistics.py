@@ -24,6 +24,15 @@ _NO_FREE_THREADS_MSG = (
     "happens repeatedly then the size of the pool is too small for the load or there "
     "are stuck threads filling the pool."
 )
+# Appended to the warning above when earlier ones were held back by the period.
+_HELD_BACK_MSG = (
+    " %d more tasks were queued for lack of a free thread in the %.0f s since the "
+    "previous warning."
+)
+_HELD_BACK_AT_SHUTDOWN_MSG = (
+    "The %s pool queued %d more tasks for lack of a free thread in the %.0f s after "
+    "its last warning."
+)
 
 
 class PoolState(NamedTuple):
@@ -73,28 +82,49 @@ def log_state(name: str, executor: futures.Executor, when: str, level: int) -> P
     return state
 
 
+def _check_period(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    if value < 0 and value != -1:
+        raise ValueError(f"{name} must be -1 (off), 0 or positive, got {value!r}")
+    return value
+
+
 class StatisticsReporter:
     """Per-executor reporter called before each submit.
 
     ``period``: -1 never logs statistics, 0 logs on every submit, N logs at most once
     every N seconds.
+
+    ``full_warning_period``: how often the "does not have free threads" WARNING may
+    be logged: 0 on every task that has to queue (nova's ``spawn_on``), N at most
+    once every N seconds, with the number of tasks held back since the previous
+    one (a saturated pool would otherwise log a line per task, hundreds a
+    second), -1 never.
     """
 
-    def __init__(self, name: str, period: float, clock: Any = time.monotonic) -> None:
-        if isinstance(period, bool) or not isinstance(period, (int, float)):
-            raise TypeError(f"period must be a number of seconds, got {period!r}")
-        if period < 0 and period != -1:
-            raise ValueError(f"period must be -1 (off), 0 or positive, got {period!r}")
+    def __init__(
+        self,
+        name: str,
+        period: float,
+        clock: Any = time.monotonic,
+        *,
+        full_warning_period: float = 0,
+    ) -> None:
         self.name = name
-        self.period = period
+        self.period = _check_period("period", period)
+        self.full_warning_period = _check_period("full_warning_period", full_warning_period)
         self._clock = clock
         self._lock = threading.Lock()
         self._last_logged: float | None = None
+        self._last_warned: float | None = None
+        self._held_back = 0
 
     def before_submit(self, executor: futures.Executor, task: Any) -> None:
         if self.period >= 0 and self._due():
             log_state(self.name, executor, "when submitting a new task", logging.DEBUG)
-        self._warn_if_no_free_thread(executor, task)
+        if self.full_warning_period >= 0 and not _has_free_thread(executor):
+            self._warn_queued(task)
 
     def _due(self) -> bool:
         if self.period == 0:
@@ -106,19 +136,47 @@ class StatisticsReporter:
             self._last_logged = now
             return True
 
-    def _warn_if_no_free_thread(self, executor: futures.Executor, task: Any) -> None:
-        has_free_thread = getattr(executor, "has_free_thread", None)
-        if has_free_thread is not None:
-            # Our pools answer without taking their lock on every submit.
-            if not has_free_thread():
-                LOG.warning(_NO_FREE_THREADS_MSG, self.name, task)
-            return
-        get_idle = getattr(executor, "get_num_idle_workers", None)
-        if get_idle is None:
-            return
-        if get_idle() == 0 and executor.num_workers >= getattr(executor, "_max_workers", 0):
+    def _warn_queued(self, task: Any) -> None:
+        now = self._clock()
+        with self._lock:
+            previous, held_back = self._last_warned, self._held_back
+            if (
+                self.full_warning_period
+                and previous is not None
+                and now - previous < self.full_warning_period
+            ):
+                self._held_back += 1
+                return
+            self._last_warned, self._held_back = now, 0
+        if held_back:
+            LOG.warning(
+                _NO_FREE_THREADS_MSG + _HELD_BACK_MSG, self.name, task, held_back, now - previous
+            )
+        else:
             LOG.warning(_NO_FREE_THREADS_MSG, self.name, task)
 
     def log_final_state(self, executor: futures.Executor) -> PoolState:
-        """Logged at shutdown: workers == idle workers means nothing was left running."""
+        """Logged at shutdown: workers == idle workers means nothing was left running.
+
+        Tasks queued since the last "no free threads" warning are counted first.
+        """
+        with self._lock:
+            previous, held_back = self._last_warned, self._held_back
+            self._held_back = 0
+        if held_back and previous is not None:
+            LOG.warning(
+                _HELD_BACK_AT_SHUTDOWN_MSG, self.name, held_back, self._clock() - previous
+            )
         return log_state(self.name, executor, "at shutdown", logging.INFO)
+
+
+def _has_free_thread(executor: futures.Executor) -> bool:
+    """True when a task submitted now would not wait: a thread is idle or can start."""
+    has_free_thread = getattr(executor, "has_free_thread", None)
+    if has_free_thread is not None:
+        # Our pools answer without taking their lock on every submit.
+        return has_free_thread()
+    get_idle = getattr(executor, "get_num_idle_workers", None)
+    if get_idle is None:
+        return True
+    return get_idle() > 0 or executor.num_workers < getattr(executor, "_max_workers", 0)

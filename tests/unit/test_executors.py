@@ -283,11 +283,13 @@ def test_list_opts():
         "thread_pool_sizes",
         "thread_pool_idle_timeout",
         "thread_pool_statistic_period",
+        "thread_pool_full_warning_period",
     }
     defaults = {o.name: o.default for o in opts}
     assert defaults["default_thread_pool_size"] == 10
     assert defaults["scatter_gather_thread_pool_size"] == 5
     assert defaults["thread_pool_statistic_period"] == -1
+    assert defaults["thread_pool_full_warning_period"] == 60
 
 
 def test_cfg_conf_is_used_by_default(monkeypatch):

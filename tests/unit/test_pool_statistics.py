@@ -107,6 +107,87 @@ def test_warning_when_no_free_thread(pool, caplog):
     )
 
 
+class FullPool:
+    """A pool that reports no free thread, as ours does from its counters."""
+
+    def has_free_thread(self):
+        return False
+
+
+def warnings_of(caplog):
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_a_saturated_pool_warns_once_per_period_with_the_tasks_held_back(caplog):
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    clock = FakeClock()
+    reporter = pool_statistics.StatisticsReporter(
+        "proc.test", -1, clock, full_warning_period=60
+    )
+    full = FullPool()
+    for i in range(500):  # a saturated pool under load: hundreds of submits a second
+        clock.now = 100.0 + i * 0.1  # 50 s in all
+        reporter.before_submit(full, "my_task")
+    assert len(warnings_of(caplog)) == 1
+    clock.now = 160.0
+    reporter.before_submit(full, "other_task")
+    first, second = warnings_of(caplog)
+    assert first.startswith("The proc.test pool does not have free threads so the task my_task")
+    assert second == (
+        "The proc.test pool does not have free threads so the task other_task will be "
+        "queued. If this happens repeatedly then the size of the pool is too small for "
+        "the load or there are stuck threads filling the pool. 499 more tasks were "
+        "queued for lack of a free thread in the 60 s since the previous warning."
+    )
+
+
+def test_tasks_held_back_since_the_last_warning_are_logged_at_shutdown(pool, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    clock = FakeClock()
+    reporter = pool_statistics.StatisticsReporter("proc.test", -1, clock, full_warning_period=60)
+    full = FullPool()
+    for _ in range(3):
+        reporter.before_submit(full, "my_task")
+    clock.now += 5.0
+    reporter.log_final_state(pool)
+    assert warnings_of(caplog)[1:] == [
+        "The proc.test pool queued 2 more tasks for lack of a free thread in the 5 s "
+        "after its last warning."
+    ]
+    # Counted once: a second shutdown report has nothing held back.
+    caplog.clear()
+    reporter.log_final_state(pool)
+    assert warnings_of(caplog) == []
+
+
+def test_full_warning_period_zero_warns_on_every_queued_task(caplog):
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    reporter = pool_statistics.StatisticsReporter(
+        "proc.test", -1, FakeClock(), full_warning_period=0
+    )
+    for _ in range(3):
+        reporter.before_submit(FullPool(), "my_task")
+    assert len(warnings_of(caplog)) == 3
+    assert all("more tasks" not in m for m in warnings_of(caplog))
+
+
+def test_full_warning_period_minus_one_never_warns(pool, caplog):
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    reporter = pool_statistics.StatisticsReporter("proc.test", -1, full_warning_period=-1)
+    reporter.before_submit(FullPool(), "my_task")
+    reporter.log_final_state(pool)
+    assert warnings_of(caplog) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [("60", TypeError), (True, TypeError), (None, TypeError), (-2, ValueError)],
+)
+def test_bad_full_warning_period_is_refused(value, error):
+    with pytest.raises(error, match="full_warning_period"):
+        pool_statistics.StatisticsReporter("proc.test", -1, full_warning_period=value)
+
+
 def test_no_warning_while_the_pool_can_grow_or_has_idle_threads(pool, caplog):
     caplog.set_level(logging.WARNING, logger=LOGGER)
     reporter = pool_statistics.StatisticsReporter("proc.test", -1)
