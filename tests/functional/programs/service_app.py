@@ -191,6 +191,12 @@ def main(argv=None):
         main.keep = argparse.Namespace()  # any weak-referenceable object
         multiprocessing.util.register_after_fork(main.keep, slow_setup)
 
+    if args.linger_after_wait:
+        # The application's own SIGINT handler, which the launcher must give back
+        # after wait(). Set explicitly: a process started in the background by a
+        # non-interactive shell inherits SIGINT ignored, and Python keeps that.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
     if args.app_sigusr2 == "plain":
         signal.signal(signal.SIGUSR2, lambda *_: emit(args.events, "app-sigusr2"))
     elif args.app_sigusr2 == "gmr":
