@@ -15,10 +15,8 @@ reset to "not running" after the fork (see ``_reset_calls_after_fork``).
 from __future__ import annotations
 
 from collections.abc import Callable
-import functools
 import logging
 import math
-import numbers
 import os
 import random
 import threading
@@ -26,7 +24,16 @@ import time
 from typing import Any
 import weakref
 
-from oslo_threading_backend import _oslo_service_classes
+from oslo_threading_backend._arg_checks import callable_name as _callable_name
+from oslo_threading_backend._arg_checks import check_callable as _check_callable
+from oslo_threading_backend._arg_checks import check_seconds as _check_seconds
+from oslo_threading_backend._arg_checks import is_number as _is_number
+from oslo_threading_backend._looping_call_result import DONE_EXCEPTIONS as _DONE
+from oslo_threading_backend._looping_call_result import LoopingCallDone
+from oslo_threading_backend._looping_call_result import LoopingCallResult
+from oslo_threading_backend._looping_call_result import LoopingCallTimeOut
+from oslo_threading_backend._looping_call_result import WaitTimeout
+from oslo_threading_backend._retry_decorator import RetryDecorator
 
 LOG = logging.getLogger(__name__)
 
@@ -52,143 +59,6 @@ __all__ = [
     "RetryDecorator",
     "WaitTimeout",
 ]
-
-
-class LoopingCallDone(*_oslo_service_classes.base("LoopingCallDone"), Exception):
-    """Raised by the looped function to end the call normally.
-
-    Its ``retvalue`` is what ``wait()`` returns, much as StopIteration ends a
-    loop with a value.
-    """
-
-    def __init__(self, retvalue: Any = True) -> None:
-        super().__init__(retvalue)
-        self.retvalue = retvalue
-
-
-# oslo.service's own LoopingCallDone (code written for it raises it) ends a
-# call as ours does; ours is a subclass of it when oslo.service is installed.
-_DONE = (LoopingCallDone, *_oslo_service_classes.base("LoopingCallDone"))
-
-
-class LoopingCallTimeOut(*_oslo_service_classes.base("LoopingCallTimeOut"), Exception):
-    """The call ran past its ``timeout``; ``wait()`` raises it."""
-
-
-class WaitTimeout(TimeoutError, RuntimeError):
-    """``wait(timeout)`` gave up before the call or thread ended.
-
-    A RuntimeError too, because oslo.service's threading backend raises
-    RuntimeError there and callers may catch that.
-    """
-
-
-# -- argument checks (shared with threadgroup) ---------------------------------
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_seconds(name: str, value: Any, *, allow_none: bool = False) -> Any:
-    """Reject what cannot be a duration, naming the argument: errors at the call, not later."""
-    if value is None and allow_none:
-        return None
-    if not _is_number(value):
-        allowed = "a number of seconds >= 0" + (" or None" if allow_none else "")
-        raise TypeError(f"{name} must be {allowed}, not {type(value).__name__} ({value!r})")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number of seconds >= 0, not {value!r}")
-    return value
-
-
-def _check_callable(name: str, value: Any) -> None:
-    if not callable(value):
-        raise TypeError(f"{name} must be callable, not {type(value).__name__} ({value!r})")
-
-
-def _callable_name(func: Any) -> str:
-    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
-    if name is None:
-        return repr(func)
-    module = getattr(func, "__module__", None)
-    return f"{module}.{name}" if module else name
-
-
-# -- the result of one run -----------------------------------------------------
-
-
-class LoopingCallResult:
-    """What ``start()`` returns: ``wait()`` gives the call's value or raises its error.
-
-    The value is the ``retvalue`` of LoopingCallDone, or True when the call was
-    stopped; the error is the exception that ended the call.
-    """
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self._value: Any = None
-        self._exception: BaseException | None = None
-        self._callbacks: list[Callable[[], None]] = []
-        self._lock = threading.Lock()
-        #: The loop thread; wait() joins it, so no thread of the call is left after.
-        self._runner: threading.Thread | None = None
-
-    def ready(self) -> bool:
-        """True once the call has ended."""
-        return self._event.is_set()
-
-    def wait(self, timeout: float | None = None) -> Any:
-        """Block until the call ends; return its value or raise its exception.
-
-        :raises WaitTimeout: if ``timeout`` seconds pass first.
-        """
-        _check_seconds("timeout", timeout, allow_none=True)
-        if not self._event.wait(timeout):
-            raise WaitTimeout(f"the looping call did not end within {timeout} seconds")
-        runner = self._runner
-        if runner is not None and runner is not threading.current_thread():
-            runner.join()  # it is only returning: a moment at most
-        if self._exception is not None:
-            raise self._exception
-        return self._value
-
-    def _finish(self, value: Any, exception: BaseException | None) -> None:
-        with self._lock:
-            if self._event.is_set():
-                return
-            self._value = value
-            self._exception = exception
-            self._event.set()
-            callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            try:
-                callback()
-            except Exception:
-                LOG.exception("Error in a looping call's completion callback")
-
-    def _add_done_callback(self, callback: Callable[[], None]) -> None:
-        """Run ``callback()`` when the call ends (at once if it has ended)."""
-        with self._lock:
-            if not self._event.is_set():
-                self._callbacks.append(callback)
-                return
-        callback()
-
-    def _reinit_after_fork(self, lost: bool) -> None:
-        # The parent's threads may have held these locks at fork: replace them.
-        self._lock = threading.Lock()
-        self._runner = None
-        was_set = self._event.is_set()
-        self._event = threading.Event()
-        if lost and not was_set:
-            self._exception = RuntimeError(
-                "the looping call was running in the parent process and did not survive fork()"
-            )
-            self._callbacks = []
-            was_set = True
-        if was_set:
-            self._event.set()
 
 
 # -- the loop ------------------------------------------------------------------
@@ -562,102 +432,3 @@ class BackOffLoopingCall(LoopingCallBase):
             return idle
 
         return self._start(idle_for, initial_delay=initial_delay)
-
-
-class RetryDecorator:
-    """Retries the decorated function when it raises one of ``exceptions``.
-
-    The wait grows by ``inc_sleep_time`` per retry, capped at
-    ``max_sleep_time``; ``max_retry_count`` -1 retries for ever. Each call of
-    the decorated function counts its own retries (oslo.service shares one
-    counter between all calls and threads); ``_retry_count`` and
-    ``_sleep_time`` show the latest call's, for oslo.service's tests.
-    """
-
-    def __init__(
-        self,
-        max_retry_count: int = -1,
-        inc_sleep_time: float = 10,
-        max_sleep_time: float = 60,
-        exceptions: type[BaseException] | tuple[type[BaseException], ...] = (),
-    ) -> None:
-        if not isinstance(max_retry_count, int) or isinstance(max_retry_count, bool):
-            raise TypeError(
-                "max_retry_count must be an int >= -1 (-1: retry for ever), not"
-                f" {type(max_retry_count).__name__} ({max_retry_count!r})"
-            )
-        if max_retry_count < -1:
-            raise ValueError(
-                f"max_retry_count must be >= -1 (-1: retry for ever), not {max_retry_count!r}"
-            )
-        _check_seconds("inc_sleep_time", inc_sleep_time)
-        _check_seconds("max_sleep_time", max_sleep_time)
-        classes = exceptions if isinstance(exceptions, tuple) else (exceptions,)
-        for cls in classes:
-            if not (isinstance(cls, type) and issubclass(cls, BaseException)):
-                raise TypeError(
-                    f"exceptions must be an exception class or a tuple of them, not {exceptions!r}"
-                )
-        self._max_retry_count = max_retry_count
-        self._inc_sleep_time = inc_sleep_time
-        self._max_sleep_time = max_sleep_time
-        self._exceptions = classes
-        self._retry_count = 0
-        self._sleep_time: float = 0
-
-    def __call__(self, f: Callable[..., Any]) -> Callable[..., Any]:
-        _check_callable("f", f)
-        func_name = _callable_name(f)
-
-        @functools.wraps(f)
-        def func(*args: Any, **kwargs: Any) -> Any:
-            state = {"retry_count": 0, "sleep_time": 0}
-            self._retry_count = 0
-            self._sleep_time = 0
-
-            def attempt() -> float:
-                if state["retry_count"]:
-                    LOG.debug(
-                        "Invoking %(func_name)s; retry count is %(retry_count)d.",
-                        {"func_name": func_name, "retry_count": state["retry_count"]},
-                    )
-                try:
-                    result = f(*args, **kwargs)
-                except self._exceptions:
-                    LOG.debug(
-                        "Exception which is in the suggested list of exceptions occurred"
-                        " while invoking function: %s.",
-                        func_name,
-                    )
-                    if (
-                        self._max_retry_count != -1
-                        and state["retry_count"] >= self._max_retry_count
-                    ):
-                        LOG.debug(
-                            "Cannot retry %(func_name)s upon suggested exception since retry"
-                            " count (%(retry_count)d) reached max retry count"
-                            " (%(max_retry_count)d).",
-                            {
-                                "func_name": func_name,
-                                "retry_count": state["retry_count"],
-                                "max_retry_count": self._max_retry_count,
-                            },
-                        )
-                        raise
-                    state["retry_count"] += 1
-                    state["sleep_time"] += self._inc_sleep_time
-                    self._retry_count = state["retry_count"]
-                    self._sleep_time = state["sleep_time"]
-                    return state["sleep_time"]
-                raise LoopingCallDone(result)
-
-            # Logs and the loop thread's name show the user's function, not "attempt".
-            functools.update_wrapper(
-                attempt, f, assigned=("__module__", "__name__", "__qualname__"), updated=()
-            )
-            loop = DynamicLoopingCall(attempt)
-            result = loop.start(periodic_interval_max=self._max_sleep_time)
-            LOG.debug("Waiting for function %s to return.", func_name)
-            return result.wait()
-
-        return func

@@ -164,9 +164,7 @@ class StatisticsReporter:
             previous, held_back = self._last_warned, self._held_back
             self._held_back = 0
         if held_back and previous is not None:
-            LOG.warning(
-                _HELD_BACK_AT_SHUTDOWN_MSG, self.name, held_back, self._clock() - previous
-            )
+            LOG.warning(_HELD_BACK_AT_SHUTDOWN_MSG, self.name, held_back, self._clock() - previous)
         return log_state(self.name, executor, "at shutdown", logging.INFO)
 
 

@@ -121,9 +121,7 @@ def warnings_of(caplog):
 def test_a_saturated_pool_warns_once_per_period_with_the_tasks_held_back(caplog):
     caplog.set_level(logging.WARNING, logger=LOGGER)
     clock = FakeClock()
-    reporter = pool_statistics.StatisticsReporter(
-        "proc.test", -1, clock, full_warning_period=60
-    )
+    reporter = pool_statistics.StatisticsReporter("proc.test", -1, clock, full_warning_period=60)
     full = FullPool()
     for i in range(500):  # a saturated pool under load: hundreds of submits a second
         clock.now = 100.0 + i * 0.1  # 50 s in all
