@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from typing import TypeVar
 import warnings
 
 from oslo_threading_backend import loopingcall
 from oslo_threading_backend._arg_checks import check_callable as _check_callable
+
+_Timer = TypeVar("_Timer", bound=loopingcall.LoopingCallBase)
 
 
 class GroupTimers:
@@ -21,6 +24,21 @@ class GroupTimers:
     _add_timer: Callable[
         [loopingcall.LoopingCallBase, Callable[[], loopingcall.LoopingCallResult]], None
     ]
+
+    def _start_timer(
+        self,
+        kind: type[_Timer],
+        callback: Callable[..., Any],
+        args: list[Any] | tuple[Any, ...] | None,
+        kwargs: dict[str, Any] | None,
+        **start_args: Any,
+    ) -> _Timer:
+        """A ``kind`` looping call of ``callback``, added to the group and started."""
+        args, kwargs = _check_args(args, kwargs)
+        _check_callable("callback", callback)
+        timer = kind(callback, *args, **kwargs)
+        self._add_timer(timer, lambda: timer.start(**start_args))
+        return timer
 
     def add_timer_args(
         self,
@@ -32,18 +50,15 @@ class GroupTimers:
         stop_on_exception: bool = True,
     ) -> loopingcall.FixedIntervalLoopingCall:
         """Call ``callback(*args, **kwargs)`` every ``interval`` seconds."""
-        args, kwargs = _check_args(args, kwargs)
-        _check_callable("callback", callback)
-        pulse = loopingcall.FixedIntervalLoopingCall(callback, *args, **kwargs)
-        self._add_timer(
-            pulse,
-            lambda: pulse.start(
-                interval=interval,
-                initial_delay=initial_delay,
-                stop_on_exception=stop_on_exception,
-            ),
+        return self._start_timer(
+            loopingcall.FixedIntervalLoopingCall,
+            callback,
+            args,
+            kwargs,
+            interval=interval,
+            initial_delay=initial_delay,
+            stop_on_exception=stop_on_exception,
         )
-        return pulse
 
     def add_timer(
         self,
@@ -74,18 +89,15 @@ class GroupTimers:
         stop_on_exception: bool = True,
     ) -> loopingcall.DynamicLoopingCall:
         """Call ``callback(*args, **kwargs)`` again after the seconds it returns."""
-        args, kwargs = _check_args(args, kwargs)
-        _check_callable("callback", callback)
-        timer = loopingcall.DynamicLoopingCall(callback, *args, **kwargs)
-        self._add_timer(
-            timer,
-            lambda: timer.start(
-                initial_delay=initial_delay,
-                periodic_interval_max=periodic_interval_max,
-                stop_on_exception=stop_on_exception,
-            ),
+        return self._start_timer(
+            loopingcall.DynamicLoopingCall,
+            callback,
+            args,
+            kwargs,
+            initial_delay=initial_delay,
+            periodic_interval_max=periodic_interval_max,
+            stop_on_exception=stop_on_exception,
         )
-        return timer
 
     def add_dynamic_timer(
         self,

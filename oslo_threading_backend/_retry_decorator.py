@@ -61,6 +61,9 @@ class RetryDecorator:
         self._sleep_time: float = 0
 
     def __call__(self, f: Callable[..., Any]) -> Callable[..., Any]:
+        # Here, once per decorated function, not at import: loopingcall imports this module.
+        from oslo_threading_backend.loopingcall import DynamicLoopingCall
+
         _check_callable("f", f)
         func_name = _callable_name(f)
 
@@ -110,9 +113,6 @@ class RetryDecorator:
             functools.update_wrapper(
                 attempt, f, assigned=("__module__", "__name__", "__qualname__"), updated=()
             )
-            # Here, not at import: loopingcall imports this module.
-            from oslo_threading_backend.loopingcall import DynamicLoopingCall
-
             loop = DynamicLoopingCall(attempt)
             result = loop.start(periodic_interval_max=self._max_sleep_time)
             LOG.debug("Waiting for function %s to return.", func_name)
