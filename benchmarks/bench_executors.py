@@ -11,7 +11,7 @@ import time
 
 import futurist
 
-from oslo_threading_backend._thread_pool import ThreadPoolExecutor
+from oslo_threading_backend._threads.pool import ThreadPoolExecutor
 
 
 def idle_shutdown_seconds(make_pool, threads=5):

@@ -8,7 +8,7 @@ oslo.service keeps working, with two differences:
 * the default is :attr:`BackendType.THREADING` (this package exists to run
   without eventlet);
 * selecting threading blocks eventlet for the rest of the process (see
-  :mod:`oslo_threading_backend._eventlet_guard`), so the backend must be chosen
+  :mod:`oslo_threading_backend._openstack.eventlet_guard`), so the backend must be chosen
   before importing libraries that import eventlet;
 * the backend is settled (:func:`settle_backend`) as soon as a module of ours
   that imports futurist is imported, because futurist imports eventlet whenever
@@ -39,10 +39,10 @@ from typing import Any
 
 from oslo_config import cfg
 
-from oslo_threading_backend import _eventlet_guard
-from oslo_threading_backend import _opt_registration
-from oslo_threading_backend import _oslo_service_classes
-from oslo_threading_backend import _oslo_service_default
+from oslo_threading_backend._openstack import eventlet_guard as _eventlet_guard
+from oslo_threading_backend._openstack import opt_registration as _opt_registration
+from oslo_threading_backend._openstack import oslo_service_classes as _oslo_service_classes
+from oslo_threading_backend._openstack import oslo_service_default as _oslo_service_default
 
 LOG = logging.getLogger(__name__)
 
@@ -84,8 +84,8 @@ _TRUE_VALUES = frozenset({"1", "true", "yes"})
 #: Backends that work without entry point metadata (e.g. running from a source
 #: tree); an entry point with the same name takes precedence.
 _BUILTIN_BACKENDS = {
-    BackendType.THREADING: "oslo_threading_backend._threading_backend:ThreadingBackend",
-    BackendType.EVENTLET: "oslo_threading_backend._eventlet_backend:EventletBackend",
+    BackendType.THREADING: "oslo_threading_backend._openstack.threading_backend:ThreadingBackend",
+    BackendType.EVENTLET: "oslo_threading_backend._openstack.eventlet_backend:EventletBackend",
 }
 
 _INSTALL_HINTS = {
@@ -313,7 +313,7 @@ def settle_backend() -> BackendType:
     """Select the default backend (or the hook's choice) unless one is selected; return it.
 
     Every module of this package that imports futurist calls this first (through
-    ``oslo_threading_backend._settle``): futurist imports eventlet whenever it is
+    ``oslo_threading_backend._openstack.settle``): futurist imports eventlet whenever it is
     installed, and in a threading process the eventlet block must be in place
     before that. Nobody has to remember to call it; calling it again is cheap.
 

@@ -25,7 +25,7 @@ import shutil
 import sys
 from typing import NoReturn
 
-from oslo_threading_backend import _exec_site
+from oslo_threading_backend._openstack import exec_site as _exec_site
 
 PROG = _exec_site.PROG
 USAGE = f"usage: {PROG} PROGRAM [ARGS...]"

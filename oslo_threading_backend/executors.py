@@ -23,9 +23,9 @@ from typing import NamedTuple
 
 from oslo_config import cfg
 
-from oslo_threading_backend import _opt_registration
-from oslo_threading_backend import _thread_pool
 from oslo_threading_backend import pool_statistics
+from oslo_threading_backend._openstack import opt_registration as _opt_registration
+from oslo_threading_backend._threads import pool as _thread_pool
 
 try:  # optional: oslo.log brings it, but the executors do not need it
     from oslo_context import context as oslo_context

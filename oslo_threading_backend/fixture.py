@@ -18,8 +18,8 @@ from unittest import mock
 
 import fixtures
 
-from oslo_threading_backend import _procfs
 from oslo_threading_backend import loopingcall
+from oslo_threading_backend._processes import procfs as _procfs
 
 __all__ = ["ServiceFixture", "SleepFixture", "process_title"]
 

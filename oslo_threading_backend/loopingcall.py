@@ -24,16 +24,16 @@ import time
 from typing import Any
 import weakref
 
-from oslo_threading_backend._arg_checks import callable_name as _callable_name
-from oslo_threading_backend._arg_checks import check_callable as _check_callable
-from oslo_threading_backend._arg_checks import check_seconds as _check_seconds
-from oslo_threading_backend._arg_checks import is_number as _is_number
-from oslo_threading_backend._looping_call_result import DONE_EXCEPTIONS as _DONE
-from oslo_threading_backend._looping_call_result import LoopingCallDone
-from oslo_threading_backend._looping_call_result import LoopingCallResult
-from oslo_threading_backend._looping_call_result import LoopingCallTimeOut
-from oslo_threading_backend._looping_call_result import WaitTimeout
-from oslo_threading_backend._retry_decorator import RetryDecorator
+from oslo_threading_backend._threads.arg_checks import callable_name as _callable_name
+from oslo_threading_backend._threads.arg_checks import check_callable as _check_callable
+from oslo_threading_backend._threads.arg_checks import check_seconds as _check_seconds
+from oslo_threading_backend._threads.arg_checks import is_number as _is_number
+from oslo_threading_backend._threads.looping_call_result import DONE_EXCEPTIONS as _DONE
+from oslo_threading_backend._threads.looping_call_result import LoopingCallDone
+from oslo_threading_backend._threads.looping_call_result import LoopingCallResult
+from oslo_threading_backend._threads.looping_call_result import LoopingCallTimeOut
+from oslo_threading_backend._threads.looping_call_result import WaitTimeout
+from oslo_threading_backend._threads.retry_decorator import RetryDecorator
 
 LOG = logging.getLogger(__name__)
 
@@ -432,3 +432,7 @@ class BackOffLoopingCall(LoopingCallBase):
             return idle
 
         return self._start(idle_for, initial_delay=initial_delay)
+
+
+# RetryDecorator lives in _threads (for size) and waits on DynamicLoopingCall: handed in here.
+RetryDecorator.looping_call_class = DynamicLoopingCall

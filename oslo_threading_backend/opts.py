@@ -15,7 +15,7 @@ from typing import Any
 from oslo_config import cfg
 
 # Not _service_config: importing this module must not select a backend.
-from oslo_threading_backend import _service_opts
+from oslo_threading_backend._openstack import service_opts as _service_opts
 
 __all__ = ["list_opts", "register_service_opts", "set_service_opts_defaults"]
 
@@ -27,7 +27,7 @@ _MODULES = (
     "oslo_threading_backend.periodic_task",
     "oslo_threading_backend.thread_dump",
     "oslo_threading_backend.process_stats",
-    "oslo_threading_backend._futurist_fixes",
+    "oslo_threading_backend._upstream.futurist_fixes",
 )
 
 

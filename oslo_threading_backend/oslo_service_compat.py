@@ -32,7 +32,7 @@ import threading
 import types
 from typing import Any
 
-from oslo_threading_backend import _oslo_service_classes
+from oslo_threading_backend._openstack import oslo_service_classes as _oslo_service_classes
 
 __all__ = ["ALIASES", "AlreadyImportedError", "answered", "install", "is_installed"]
 

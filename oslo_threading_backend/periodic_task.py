@@ -20,10 +20,10 @@ from typing import Any
 
 from oslo_config import cfg
 
-from oslo_threading_backend import _opt_registration
-from oslo_threading_backend import _oslo_service_classes
-from oslo_threading_backend import _thread_pool
 from oslo_threading_backend import backend
+from oslo_threading_backend._openstack import opt_registration as _opt_registration
+from oslo_threading_backend._openstack import oslo_service_classes as _oslo_service_classes
+from oslo_threading_backend._threads import pool as _thread_pool
 from oslo_threading_backend.backend import UnsupportedBackendError
 
 LOG = logging.getLogger(__name__)

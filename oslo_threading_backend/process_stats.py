@@ -17,10 +17,10 @@ from typing import NamedTuple
 
 from oslo_config import cfg
 
-from oslo_threading_backend import _opt_registration
-from oslo_threading_backend import _ticker
 from oslo_threading_backend import executors
 from oslo_threading_backend import pool_statistics
+from oslo_threading_backend._openstack import opt_registration as _opt_registration
+from oslo_threading_backend._threads import ticker as _ticker
 
 LOG = logging.getLogger(__name__)
 

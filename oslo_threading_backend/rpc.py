@@ -36,10 +36,10 @@ from typing import Any
 
 from oslo_config import cfg
 
-from oslo_threading_backend import _messaging_fixes
-from oslo_threading_backend import _messaging_preload
-from oslo_threading_backend import _service_base
-from oslo_threading_backend import _service_opts
+from oslo_threading_backend._openstack import service_opts as _service_opts
+from oslo_threading_backend._processes import service_base as _service_base
+from oslo_threading_backend._upstream import messaging_fixes as _messaging_fixes
+from oslo_threading_backend._upstream import messaging_preload as _messaging_preload
 
 if TYPE_CHECKING:  # pragma: no cover
     import oslo_messaging

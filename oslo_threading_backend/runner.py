@@ -30,21 +30,23 @@ from typing import Any
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from oslo_threading_backend import _startup_log
 from oslo_threading_backend import backend
-from oslo_threading_backend._runner_cli import DEFAULT_TARGET
-from oslo_threading_backend._runner_cli import DEFAULT_WORKERS
-from oslo_threading_backend._runner_cli import PROG
-from oslo_threading_backend._runner_cli import SUBMIT_COMMAND
-from oslo_threading_backend._runner_cli import USAGE_ERROR
-from oslo_threading_backend._runner_cli import UsageError
-from oslo_threading_backend._runner_cli import build_parser
-from oslo_threading_backend._runner_cli import help_text
-from oslo_threading_backend._runner_cli import parse_args
-from oslo_threading_backend._runner_cli import parse_conf
+from oslo_threading_backend._cli import startup_log as _startup_log
+from oslo_threading_backend._cli.runner_cli import DEFAULT_TARGET
+from oslo_threading_backend._cli.runner_cli import DEFAULT_WORKERS
+from oslo_threading_backend._cli.runner_cli import PROG
+from oslo_threading_backend._cli.runner_cli import SUBMIT_COMMAND
+from oslo_threading_backend._cli.runner_cli import USAGE_ERROR
+from oslo_threading_backend._cli.runner_cli import UsageError
+from oslo_threading_backend._cli.runner_cli import build_parser
+from oslo_threading_backend._cli.runner_cli import help_text
+from oslo_threading_backend._cli.runner_cli import parse_args
+from oslo_threading_backend._cli.runner_cli import parse_conf
 
 if TYPE_CHECKING:
     from oslo_threading_backend.service import ServiceBase
+
+UsageError.__module__ = __name__  # defined in _cli; users catch it from here
 
 __all__ = [
     "DEFAULT_TARGET",
@@ -194,7 +196,9 @@ def check_conf(conf: cfg.ConfigOpts) -> None:
 
     :raises UsageError: a value does not convert, or the timeout is negative.
     """
-    from oslo_threading_backend import _service_opts  # imports no futurist
+    from oslo_threading_backend._openstack import (
+        service_opts as _service_opts,  # imports no futurist
+    )
 
     _service_opts.register_service_opts(conf)
     try:

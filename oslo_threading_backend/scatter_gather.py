@@ -16,7 +16,7 @@ from typing import Any
 
 # First: settles the backend, so that futurist (which imports eventlet whenever
 # it is installed) finds eventlet blocked in a threading process.
-from oslo_threading_backend import _settle  # noqa: F401
+from oslo_threading_backend._openstack import settle as _settle  # noqa: F401
 
 # isort: split
 

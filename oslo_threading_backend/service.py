@@ -10,20 +10,37 @@ import copy
 
 from oslo_config import cfg
 
-from oslo_threading_backend._launchers import Launcher
-from oslo_threading_backend._launchers import ProcessLauncher
-from oslo_threading_backend._launchers import ServiceLauncher
-from oslo_threading_backend._launchers import launch
-from oslo_threading_backend._service_base import Service
-from oslo_threading_backend._service_base import ServiceBase
-from oslo_threading_backend._service_base import Services
-from oslo_threading_backend._service_opts import service_opts
-from oslo_threading_backend._signals import SignalExit
-from oslo_threading_backend._signals import SignalHandler
-from oslo_threading_backend._signals import Singleton
-from oslo_threading_backend._signals import is_daemon as _is_daemon
-from oslo_threading_backend._signals import is_sighup_and_daemon as _is_sighup_and_daemon
-from oslo_threading_backend._worker import ServiceWrapper
+from oslo_threading_backend._openstack.service_opts import service_opts
+from oslo_threading_backend._processes.launchers import Launcher
+from oslo_threading_backend._processes.launchers import ProcessLauncher
+from oslo_threading_backend._processes.launchers import ServiceLauncher
+from oslo_threading_backend._processes.launchers import launch
+from oslo_threading_backend._processes.service_base import Service
+from oslo_threading_backend._processes.service_base import ServiceBase
+from oslo_threading_backend._processes.service_base import Services
+from oslo_threading_backend._processes.signals import SignalExit
+from oslo_threading_backend._processes.signals import SignalHandler
+from oslo_threading_backend._processes.signals import Singleton
+from oslo_threading_backend._processes.signals import is_daemon as _is_daemon
+from oslo_threading_backend._processes.signals import is_sighup_and_daemon as _is_sighup_and_daemon
+from oslo_threading_backend._processes.worker import ServiceWrapper
+
+# They live in private modules (_processes, _openstack); tracebacks, pickles and
+# docs name them where users import them from.
+for _public in (
+    Launcher,
+    ProcessLauncher,
+    ServiceLauncher,
+    Service,
+    ServiceBase,
+    Services,
+    SignalExit,
+    SignalHandler,
+    Singleton,
+    ServiceWrapper,
+):
+    _public.__module__ = __name__
+del _public
 
 __all__ = [
     "Launcher",

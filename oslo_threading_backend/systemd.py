@@ -21,7 +21,7 @@ import os
 import socket
 import time
 
-from oslo_threading_backend import _ticker
+from oslo_threading_backend._threads import ticker as _ticker
 
 LOG = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from oslo_threading_backend import _opt_registration
+from oslo_threading_backend._openstack import opt_registration as _opt_registration
 
 LOG = logging.getLogger(__name__)
 

@@ -25,16 +25,16 @@ import warnings
 import weakref
 
 from oslo_threading_backend import loopingcall
-from oslo_threading_backend._arg_checks import check_callable as _check_callable
-from oslo_threading_backend._arg_checks import check_seconds as _check_seconds
-from oslo_threading_backend._group_thread import DONE as _DONE
-from oslo_threading_backend._group_thread import QUEUED as _QUEUED
-from oslo_threading_backend._group_thread import RUNNING as _RUNNING
-from oslo_threading_backend._group_thread import Thread
-from oslo_threading_backend._group_thread import ThreadCancelled
-from oslo_threading_backend._group_thread import current_thread
-from oslo_threading_backend._group_thread import stop_requested
-from oslo_threading_backend._group_timers import GroupTimers
+from oslo_threading_backend._threads.arg_checks import check_callable as _check_callable
+from oslo_threading_backend._threads.arg_checks import check_seconds as _check_seconds
+from oslo_threading_backend._threads.group_thread import DONE as _DONE
+from oslo_threading_backend._threads.group_thread import QUEUED as _QUEUED
+from oslo_threading_backend._threads.group_thread import RUNNING as _RUNNING
+from oslo_threading_backend._threads.group_thread import Thread
+from oslo_threading_backend._threads.group_thread import ThreadCancelled
+from oslo_threading_backend._threads.group_thread import current_thread
+from oslo_threading_backend._threads.group_thread import stop_requested
+from oslo_threading_backend._threads.group_timers import GroupTimers
 
 LOG = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from oslo_threading_backend import _futurist_fixes
+from oslo_threading_backend._upstream import futurist_fixes as _futurist_fixes
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import shlex
 
 from oslo_config import cfg
 
-from oslo_threading_backend import _invocation
+from oslo_threading_backend._cli import invocation as _invocation
 from oslo_threading_backend.demo import options
 from oslo_threading_backend.demo import requests_queue
 

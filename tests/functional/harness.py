@@ -13,8 +13,8 @@ import re
 import sys
 import time
 
-from oslo_threading_backend import _procfs
 from oslo_threading_backend import fixture
+from oslo_threading_backend._processes import procfs as _procfs
 
 PROGRAMS = pathlib.Path(__file__).parent / "programs"
 DEFAULT_TIMEOUT = 20.0

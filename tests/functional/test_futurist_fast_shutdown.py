@@ -11,7 +11,8 @@ import time
 
 POLL = 5.0
 LOG_LINE = (
-    r"INFO oslo_threading_backend._futurist_fixes \[-\] futurist ThreadPoolExecutor: idle "
+    r"INFO oslo_threading_backend._upstream.futurist_fixes \[-\] "
+    r"futurist ThreadPoolExecutor: idle "
     r"workers are woken at shutdown \(futurist \S+ waits up to 5 s per pool\); set "
     r"\[DEFAULT\] futurist_fast_shutdown = False to turn this off"
 )

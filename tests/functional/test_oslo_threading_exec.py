@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from oslo_threading_backend import _exec_site
+from oslo_threading_backend._openstack import exec_site as _exec_site
 from tests.functional.harness import process_title
 from tests.installed import installed
 
@@ -74,7 +74,7 @@ def test_unmodified_oslo_service_program_runs_on_our_launcher(service_process):
     run.wait_for_events("tick", count=2)  # oslo_service.loopingcall ran in each worker
     (launched,) = run.events("launched")
     assert launched.pid == run.pid
-    assert launched["launcher"] == "oslo_threading_backend._launchers.ProcessLauncher"
+    assert launched["launcher"] == "oslo_threading_backend.service.ProcessLauncher"
     assert len(START_LINE.findall(run.log())) == 1, run.log()
 
     # SIGHUP with restart_method='mutate': reset() in place, new value seen.

@@ -17,7 +17,8 @@ def test_master_and_workers_are_titled_in_ps(service_process):
     assert run.wait_exit() == 0
     # log_options (default True): the master logged every option value at DEBUG.
     assert re.search(
-        rf" {run.pid} DEBUG oslo_threading_backend._service_config .*Full set of CONF", run.log()
+        rf" {run.pid} DEBUG oslo_threading_backend._openstack.service_config .*Full set of CONF",
+        run.log(),
     )
     assert re.search(r"graceful_shutdown_timeout +=  ?10", run.log())
 

@@ -14,10 +14,10 @@ import uuid
 from oslo_config import cfg
 import pytest
 
-from oslo_threading_backend import _futurist_fixes
-from oslo_threading_backend import _service_opts
-from oslo_threading_backend import _thread_pool
 from oslo_threading_backend import rpc
+from oslo_threading_backend._openstack import service_opts as _service_opts
+from oslo_threading_backend._threads import pool as _thread_pool
+from oslo_threading_backend._upstream import futurist_fixes as _futurist_fixes
 
 IDLE_POLL = 6.0
 CALL_SECONDS = 6.0

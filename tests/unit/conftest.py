@@ -1,7 +1,10 @@
+import signal
+
 from oslo_config import cfg
 import pytest
 
 from oslo_threading_backend import executors
+from oslo_threading_backend import thread_dump
 
 
 @pytest.fixture
@@ -15,3 +18,13 @@ def executors_conf():
     finally:
         executors.reset_all()
         executors._conf = previous
+
+
+@pytest.fixture(autouse=True)
+def _restore_thread_dump_signal():
+    """A launcher a test starts and never stops leaves its SIGUSR2 dump installed: undo it."""
+    previous = signal.getsignal(signal.SIGUSR2)
+    yield
+    if thread_dump.installed_signal() is not None:
+        thread_dump.uninstall()
+    signal.signal(signal.SIGUSR2, previous)

@@ -111,7 +111,7 @@ def test_nothing_selected_initially():
 
 
 def test_default_backend_is_threading():
-    from oslo_threading_backend._threading_backend import ThreadingBackend
+    from oslo_threading_backend._openstack.threading_backend import ThreadingBackend
 
     assert isinstance(backend.get_backend(), ThreadingBackend)
     assert backend.get_backend_type() is BackendType.THREADING
@@ -172,7 +172,10 @@ def test_setup_cfg_declares_the_threading_entry_point():
     parser = configparser.ConfigParser()
     parser.read(REPO_ROOT / "setup.cfg")
     declared = parser["entry_points"][backend.ENTRY_POINT_GROUP].split("\n")
-    assert "threading = oslo_threading_backend._threading_backend:ThreadingBackend" in declared
+    assert (
+        "threading = oslo_threading_backend._openstack.threading_backend:ThreadingBackend"
+        in declared
+    )
 
 
 def test_threading_is_built_in_without_entry_points(entry_points):
@@ -193,7 +196,9 @@ def test_broken_entry_point_is_backend_not_available(monkeypatch):
 
 def test_eventlet_not_installed_names_what_to_install(entry_points, monkeypatch):
     entry_points()  # only the built-in adapter
-    monkeypatch.delitem(sys.modules, "oslo_threading_backend._eventlet_backend", raising=False)
+    monkeypatch.delitem(
+        sys.modules, "oslo_threading_backend._openstack.eventlet_backend", raising=False
+    )
     monkeypatch.setitem(sys.modules, "eventlet", None)  # import eventlet -> ImportError
     with pytest.raises(backend.BackendNotAvailable) as info:
         backend.init_backend(BackendType.EVENTLET)
@@ -247,7 +252,7 @@ def test_backend_returning_non_dict_is_type_error(entry_points):
 
 
 def test_threading_backend_has_oslo_service_component_names():
-    from oslo_threading_backend._threading_backend import ThreadingBackend
+    from oslo_threading_backend._openstack.threading_backend import ThreadingBackend
 
     components = ThreadingBackend().get_service_components()
     assert set(components) == OSLO_SERVICE_THREADING_COMPONENTS
@@ -457,7 +462,7 @@ def test_eventlet_adapter_maps_oslo_service_components(tmp_path):
     code = textwrap.dedent(
         f"""
         from oslo_threading_backend import backend
-        from oslo_threading_backend import _eventlet_guard
+        from oslo_threading_backend._openstack import eventlet_guard as _eventlet_guard
         print(backend.select_backend({ENV_VAR!r}).value)
         launcher = backend.get_component("ServiceLauncher")
         print(launcher.__module__, launcher.__name__, _eventlet_guard.is_poisoned())

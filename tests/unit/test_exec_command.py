@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from oslo_threading_backend import _exec_site
 from oslo_threading_backend import exec_command
+from oslo_threading_backend._openstack import exec_site as _exec_site
 
 BOOT = _exec_site.BOOTSTRAP_DIR
 

@@ -12,8 +12,8 @@ from oslo_context import context as oslo_context
 import pytest
 
 import oslo_threading_backend
-from oslo_threading_backend import _thread_pool
 from oslo_threading_backend import executors
+from oslo_threading_backend._threads import pool as _thread_pool
 from tests.unit.forking import run_in_child
 from tests.unit.polling import wait_until
 

@@ -101,7 +101,7 @@ def test_backend_selection_is_ours_and_the_rest_of_oslo_service_stays_its_own():
         """
     )
     assert result["type"] and result["cached"]
-    assert result["launcher"] == "oslo_threading_backend._launchers"
+    assert result["launcher"] == "oslo_threading_backend.service"
     for name in ("base", "opts"):
         assert f"{os.sep}oslo_service{os.sep}" in result[name]
     assert "'threading' backend is already selected" in result["refused"]

@@ -8,7 +8,7 @@ from oslo_config import cfg
 import pytest
 
 from oslo_threading_backend import periodic_task
-from oslo_threading_backend._thread_pool import ThreadPoolExecutor
+from oslo_threading_backend._threads.pool import ThreadPoolExecutor
 
 WAIT = 5.0
 

@@ -5,7 +5,7 @@ import futurist
 import pytest
 
 from oslo_threading_backend import pool_statistics
-from oslo_threading_backend._thread_pool import ThreadPoolExecutor
+from oslo_threading_backend._threads.pool import ThreadPoolExecutor
 from tests.unit.polling import wait_until
 
 WAIT = 5.0

@@ -7,8 +7,8 @@ import threading
 from oslo_config import cfg
 import pytest
 
-from oslo_threading_backend import _service_wait
 from oslo_threading_backend import service
+from oslo_threading_backend._processes import service_wait as _service_wait
 from tests.installed import installed as _installed
 
 TIMEOUT = 10
