@@ -30,6 +30,7 @@ class Group(Protocol):
 
     def _release_slot(self, thread: Thread) -> None: ...
 
+
 LOG = logging.getLogger("oslo_threading_backend.threadgroup")
 
 
