@@ -42,6 +42,12 @@ def test_first_command_schedules_every_submitted_request_once(runner_process):
         lines = re.findall(rf"Scheduled request {request_id} on (\S+) in (\S+) ", log)
         assert lines == [(request["host"], request["cell"])], lines
 
+    # The master's lines read in time order: the runner's start-up lines were held
+    # back and written after the demo's first line ("Demo state in ...").
+    assert log.index("Selecting concurrency backend") < log.index("Demo state in"), log
+    stamps = re.findall(rf"(?m)^(\S+ \S+) {run.pid} ", log)
+    assert len(stamps) > 3 and stamps == sorted(stamps), log
+
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0
     run.wait_gone(workers.values())
