@@ -16,6 +16,8 @@ extensions = [
     # ``.. show-options::`` renders the options registered under the
     # oslo.config.opts entry point ``oslo_threading_backend`` (setup.cfg).
     "oslo_config.sphinxext",
+    # ``.. release-notes::`` in releasenotes.rst: reno's notes from the git history.
+    "reno.sphinxext",
 ]
 
 source_suffix = {".rst": "restructuredtext"}
