@@ -44,5 +44,5 @@ def test_the_docs_quote_setup_cfgs_version():
         for match in QUOTED.findall(page.read_text())
     }
     assert ("doc/source/install.rst", _setup_cfg_version()) in quoted
-    assert ("doc/source/migrating.rst", _setup_cfg_version()) in quoted
+    assert ("doc/source/exec.rst", _setup_cfg_version()) in quoted
     assert {version for _page, version in quoted} == {_setup_cfg_version()}, quoted
