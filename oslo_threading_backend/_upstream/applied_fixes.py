@@ -20,7 +20,7 @@ LOG = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _on: dict[str, str | None] = {}  # short name -> the option that turns it off
-_logged: tuple[str, ...] = ()
+_logged: tuple[tuple[str, str | None], ...] = ()  # the set the last summary named
 
 
 def applied(name: str, details: str, option: str | None = None) -> None:
