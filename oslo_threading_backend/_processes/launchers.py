@@ -114,6 +114,29 @@ def _reload_or_keep(
     return True
 
 
+def _log_sighup(
+    master: _master.Master | None,
+    restart_method: str,
+    mp_context: multiprocessing.context.BaseContext,
+) -> None:
+    """The master's one line at SIGHUP: what it is about to do, and to how many workers."""
+    workers = len(master.worker_pids()) if master is not None else 0
+    if mp_context.get_start_method() == "spawn":
+        then = "which restart (start method 'spawn') to take it"
+    elif restart_method == "mutate":
+        then = "which then reset their services"
+    else:
+        then = "which then restart their services"
+    LOG.info(
+        "Caught SIGHUP: %s the config of the master (pid %d) and of its %d worker%s, %s",
+        "mutating" if restart_method == "mutate" else "reloading",
+        os.getpid(),
+        workers,
+        "" if workers == 1 else "s",
+        then,
+    )
+
+
 class Launcher:
     """Run services on threads of this process; no signals, no workers."""
 
@@ -227,6 +250,7 @@ class _ForkingLauncher:
 
     def _on_master_reload(self) -> bool:
         """SIGHUP in the master; False (the config refused) means no worker is signalled."""
+        _log_sighup(self._master, self.restart_method, self._mp_context)
         # Workers forked from now on start from the master's copy of the config.
         refusal = (
             f"SIGHUP: the new config is refused, the master (pid {os.getpid()}) and its "

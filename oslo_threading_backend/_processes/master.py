@@ -25,6 +25,7 @@ from oslo_threading_backend._processes import fork_guard as _fork_guard
 from oslo_threading_backend._processes import logflush as _logflush
 from oslo_threading_backend._processes import worker_channel as _worker_channel
 from oslo_threading_backend._upstream import cotyledon_compat as _cotyledon_compat
+from oslo_threading_backend._upstream import cotyledon_log as _cotyledon_log
 
 LOG = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class Master(cotyledon.ServiceManager):
         """``on_reload`` runs first at SIGHUP; False means the new config was refused."""
         # Before cotyledon acts on this process (title, setsid, signal handlers).
         _cotyledon_compat.check_manager_class()
+        _cotyledon_log.install()  # "killed by signal 9 (SIGKILL)", not "-9"
         # Given back when the shutdown ends, for the application's code after wait().
         self._saved_handlers = {signo: signal.getsignal(signo) for signo in _MASTER_SIGNALS}
         super().__init__(

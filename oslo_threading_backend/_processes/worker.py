@@ -227,27 +227,33 @@ class ServiceWrapper(cotyledon.Service):
                     return True
                 # cotyledon reads this when the next SIGTERM arms the worker's alarm.
                 self.graceful_shutdown_timeout = self._shutdown_timeout = timeout
+            # Said once the config is read, before the reset or the restart, which
+            # may take a while (a stop() that drains work).
             if self._starting:
+                self._log_reloaded("will apply it when its service's start() returns")
                 # Applied by run() once start() returns; with 'reload', stop() now
                 # so that a start() serving until stop() returns.
                 self._reload_pending = True
                 if self.restart_method == "reload":
                     self.service_instance.stop()
-                what = "will apply it when its service's start() returns"
             elif self.restart_method == "mutate" or not self._started:
+                self._log_reloaded("is resetting its service")
                 self.service_instance.reset()
-                what = "reset its service"
             else:
+                self._log_reloaded("is restarting its service")
                 self._stop_and_wait()
                 self.service_instance.reset()
                 self._started = False
                 self._wait = None
                 self._start_returned.clear()
                 restart = True
-                what = "is restarting its service"
         if restart:
             # In a thread, as at first: a start() may serve until stop().
             threading.Thread(target=self.run, name="service-start", daemon=True).start()
+        _logflush.flush_all()
+        return True
+
+    def _log_reloaded(self, what: str) -> None:
         LOG.info(
             "Worker %d (pid %d) %s its config and %s",
             self.worker_id,
@@ -255,8 +261,7 @@ class ServiceWrapper(cotyledon.Service):
             "mutated" if self.restart_method == "mutate" else "reloaded",
             what,
         )
-        _logflush.flush_all()
-        return True
+        _logflush.flush_all()  # seen while the reset or the restart runs
 
 
 def _describe(service: object) -> str:

@@ -38,10 +38,13 @@ from oslo_config import cfg
 
 from oslo_threading_backend import backend
 from oslo_threading_backend._openstack import opt_registration as _opt_registration
+from oslo_threading_backend._upstream import applied_fixes as _applied_fixes
 
 LOG = logging.getLogger(__name__)
 
 OPTION = "futurist_fast_shutdown"
+#: The fix's name in the one-line summary of the fixes applied (:mod:`.applied_fixes`).
+NAME = "futurist fast shutdown"
 
 futurist_fix_opts = [
     cfg.BoolOpt(
@@ -169,7 +172,8 @@ def is_applied() -> bool:
 def apply() -> bool:
     """Wrap futurist's ``ThreadWorker.stop``; idempotent. False if futurist is not as known.
 
-    Logs once, at INFO, when the wrapper goes in; when futurist lacks what the
+    Registers itself with :mod:`.applied_fixes` when the wrapper goes in (the
+    details at DEBUG, the summary line is :func:`apply_for`'s); when futurist lacks what the
     fix relies on (another futurist version), logs one warning and changes nothing.
     """
     global _installed
@@ -184,12 +188,11 @@ def apply() -> bool:
         worker_cls = thread_mod.ThreadWorker
         _installed = _wrap(worker_cls.stop)
         worker_cls.stop = _installed
-    LOG.info(
-        "futurist ThreadPoolExecutor: idle workers are woken at shutdown (futurist %s "
-        "waits up to %g s per pool); set [DEFAULT] %s = False to turn this off",
-        _futurist_version(),
-        worker_cls.MAX_IDLE_FOR,
-        OPTION,
+    _applied_fixes.applied(
+        NAME,
+        f"futurist ThreadPoolExecutor's idle workers are woken at shutdown (futurist "
+        f"{_futurist_version()} waits up to {worker_cls.MAX_IDLE_FOR:g} s per pool)",
+        option=f"[DEFAULT] {OPTION}",
     )
     return True
 
@@ -203,18 +206,25 @@ def remove() -> None:
                 # Someone wrapped our wrapper: unwrapping ours would drop theirs.
                 LOG.warning("futurist's ThreadWorker.stop was wrapped again; left in place")
             _installed = None
+            _applied_fixes.withdrawn(NAME)
             return
         thread_mod, _ = _futurist()
         thread_mod.ThreadWorker.stop = _installed.__wrapped__
         _installed = None
+        _applied_fixes.withdrawn(NAME)
 
 
 def apply_for(conf: cfg.ConfigOpts) -> bool:
-    """Apply the fix if this process runs on threads and ``conf`` has it on; True if applied."""
+    """Apply the fix if this process runs on threads and ``conf`` has it on; True if applied.
+
+    Then logs the one-line summary of the fixes on (once per process).
+    """
     register_opts(conf)
     if backend.get_backend_type() is not backend.BackendType.THREADING:
         return False
-    if not conf.futurist_fast_shutdown:
+    on = bool(conf.futurist_fast_shutdown)
+    if not on:
         LOG.debug("[DEFAULT] %s = False: futurist's ThreadWorker is left as it is", OPTION)
-        return False
-    return apply()
+    applied = on and apply()
+    _applied_fixes.log_summary()
+    return applied

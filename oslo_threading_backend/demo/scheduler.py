@@ -11,7 +11,8 @@ In each worker process:
 - the host with the most free slots is claimed, and the decision recorded, in
   one transaction over the queue's file and that cell's file (SQLite ATTACH:
   both change or neither does), so a request is placed exactly once;
-- a periodic task logs the worker's throughput and the pool's statistics.
+- a periodic task logs the worker's throughput and the pool's statistics (at
+  INFO when the worker scheduled a request or skipped a cell, else at DEBUG).
 
 ``create_service(conf)`` is the runner's default target.
 """
@@ -112,7 +113,10 @@ class Throughput:
 def _log_throughput(tasks: SchedulerTasks, context: object) -> None:
     count, skipped, seconds = tasks.throughput.take_report()
     pool = pool_statistics.pool_state(executors.get_executor(executors.SCATTER_GATHER))
-    LOG.info(
+    # An idle worker's line every period says nothing an operator needs: DEBUG.
+    level = logging.INFO if count or skipped else logging.DEBUG
+    LOG.log(
+        level,
         "Throughput of pid %d: %d requests in %.1f s (%.1f/s), %d since start, "
         "%d cell answers skipped; scatter_gather pool: max_workers %d, workers %d, "
         "idle %d, queued %d, %s",

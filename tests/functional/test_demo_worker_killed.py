@@ -44,6 +44,9 @@ def test_requests_of_a_killed_worker_are_scheduled_exactly_once(runner_process):
         assert f"Request {request_id} was claimed by pid {victim} and that process is gone" in (
             run.log()
         )
+    # cotyledon's own line said "killed by signal -9".
+    run.wait_for_log(rf"Child {victim} killed by signal 9 \(SIGKILL\)")
+    assert "killed by signal -9" not in run.log()
     # The master replaced the killed worker.
     respawned = run.wait_for_workers_matching(lambda w: len(w) == 2 and victim not in w.values())
     assert set(respawned) == set(workers)

@@ -20,7 +20,9 @@ import pytest
 from oslo_threading_backend import fixture
 from tests.installed import installed as _installed
 
-pytestmark = pytest.mark.skipif(not _installed("eventlet"), reason="eventlet is not installed")
+pytestmark = pytest.mark.skipif(
+    not _installed("eventlet"), reason="eventlet is not installed (tox -e openstack has it)"
+)
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TARGET = "tests.functional.fixture_targets:make_service"
@@ -122,7 +124,7 @@ def test_config_generator_lists_our_options_without_eventlet(tmp_path):
 )
 def test_config_generator_with_oslo_service_namespace_in_either_order(namespaces, tmp_path):
     if not _installed("oslo.service"):
-        pytest.skip("oslo.service is not installed")
+        pytest.skip("oslo.service is not installed (tox -e openstack has it)")
     out = tmp_path / "sample.conf"
     argv = [sys.executable, "-m", "oslo_config.generator", "--output-file", str(out)]
     for namespace in namespaces:
@@ -177,7 +179,7 @@ def test_eventlet_imported_by_another_library_gives_one_warning(tmp_path):
 
 def test_eventlet_backend_chosen_before_import_is_used(tmp_path):
     if not _installed("oslo.service"):
-        pytest.skip("oslo.service is not installed")
+        pytest.skip("oslo.service is not installed (tox -e openstack has it)")
     proc = python(
         """
         import warnings

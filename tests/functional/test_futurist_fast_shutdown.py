@@ -11,10 +11,13 @@ import time
 
 POLL = 5.0
 LOG_LINE = (
-    r"INFO oslo_threading_backend._upstream.futurist_fixes \[-\] "
-    r"futurist ThreadPoolExecutor: idle "
-    r"workers are woken at shutdown \(futurist \S+ waits up to 5 s per pool\); set "
-    r"\[DEFAULT\] futurist_fast_shutdown = False to turn this off"
+    r"INFO oslo_threading_backend._upstream.applied_fixes \[-\] "
+    r"Upstream fixes applied: futurist fast shutdown \(\[DEFAULT\] futurist_fast_shutdown\)"
+)
+DETAILS = (
+    r"DEBUG oslo_threading_backend._upstream.applied_fixes \[-\] Upstream fix applied: "
+    r"futurist fast shutdown: futurist ThreadPoolExecutor's idle workers are woken at "
+    r"shutdown \(futurist \S+ waits up to 5 s per pool\)"
 )
 
 
@@ -50,8 +53,11 @@ def test_sigterm_does_not_wait_for_futurists_idle_poll(service_process):
     )
     assert max(downs) < POLL / 2, downs
     assert took < POLL / 2, took
-    # Applied once, in the master before the forks (the workers inherit it).
+    # Applied once, in the master before the forks (the workers inherit it): one
+    # short INFO line naming the fix and its option, the details at DEBUG (--debug).
     assert len(re.findall(LOG_LINE, run.log())) == 1, run.log()
+    assert len(re.findall(DETAILS, run.log())) == 1, run.log()
+    assert "INFO oslo_threading_backend._upstream.futurist_fixes" not in run.log()
 
 
 def test_with_the_option_off_futurist_waits_out_its_poll(service_process):
@@ -63,3 +69,4 @@ def test_with_the_option_off_futurist_waits_out_its_poll(service_process):
     assert min(downs) > POLL * 0.8, downs
     assert took > POLL * 0.8, took
     assert "idle workers are woken at shutdown" not in run.log()
+    assert "Upstream fixes applied" not in run.log()

@@ -96,7 +96,10 @@ sys.exit(launcher.wait())
 """
 
 
-@pytest.mark.skipif(not _installed("oslo.service"), reason="oslo.service is not installed")
+@pytest.mark.skipif(
+    not _installed("oslo.service"),
+    reason="oslo.service is not installed (tox -e openstack has it)",
+)
 def test_oslo_service_servicebase_subclass_runs_in_our_workers(tmp_path):
     from tests.functional.harness import poll
 

@@ -5,6 +5,9 @@ import signal
 import pytest
 
 
+RESET = 8  # seconds each reset() takes in the SIGHUP line test
+
+
 def _change_value(run, value, timeout=10):
     run.write_config(DEFAULT={"graceful_shutdown_timeout": timeout}, app={"value": value})
 
@@ -24,6 +27,49 @@ def test_sighup_with_mutate_resets_each_worker_in_place(service_process):
     # Same processes, still running, service not restarted.
     assert run.workers() == workers
     assert len(run.events("started")) == 2
+    run.send(signal.SIGTERM)
+    assert run.wait_exit() == 0
+
+
+@pytest.mark.parametrize(
+    ("restart_method", "worker_line", "then"),
+    [
+        ("mutate", "mutated its config and is resetting", "reset their services"),
+        ("reload", "reloaded its config and is restarting", "restart their services"),
+    ],
+)
+def test_sighup_is_one_master_line_then_each_worker_says_it_before_the_reset(
+    service_process, restart_method, worker_line, then
+):
+    # oslo.service logs "Caught SIGHUP ..."; the workers said "reloaded its config"
+    # only once the reset (or the restart) they announce had already finished.
+    run = service_process().start(
+        "--workers",
+        "2",
+        "--restart-method",
+        restart_method,
+        "--reset-seconds",
+        str(RESET),
+        config={"app": {"value": "before"}},
+    )
+    workers = run.wait_for_workers(2)
+    run.wait_for_events("started", count=2, value="before")
+
+    _change_value(run, "after")
+    run.send(signal.SIGHUP)
+    verb = "mutating" if restart_method == "mutate" else "reloading"
+    master_line = (
+        rf"INFO \S+ \[-\] Caught SIGHUP: {verb} the config of the master \(pid {run.pid}\) "
+        rf"and of its 2 workers, which then {then}"
+    )
+    lines = "".join(rf".*Worker \d \(pid (\d+)\) {worker_line} its service" for _ in workers)
+    # Well before the resets end: without the fix the lines came after them.
+    found = run.wait_for_log(rf"(?s){master_line}{lines}", timeout=RESET - 2)
+    assert {int(pid) for pid in found.groups()} == set(workers.values())
+    # The lines came while the resets ran.
+    assert run.events("reset") == []
+    run.wait_for_events("reset", count=2, value="after")
+    assert run.log().count("Caught SIGHUP") == 1
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0
 

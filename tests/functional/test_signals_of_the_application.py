@@ -42,7 +42,10 @@ def test_without_a_handler_of_the_application_sigusr2_dumps_threads(service_proc
     assert run.wait_exit() == 0
 
 
-@pytest.mark.skipif(not _installed("oslo.reports"), reason="oslo.reports is not installed")
+@pytest.mark.skipif(
+    not _installed("oslo.reports"),
+    reason="oslo.reports is not installed (tox -e openstack has it)",
+)
 @pytest.mark.parametrize("launcher", ["launch", "no-fork"])
 def test_guru_meditation_report_keeps_sigusr2(service_process, launcher):
     run = service_process().start("--workers", "1", "--launcher", launcher, "--app-sigusr2", "gmr")

@@ -192,3 +192,18 @@ def test_the_periodic_task_logs_throughput_and_pool_statistics(conf, svc, caplog
         and ", 1 since start, 0 cell answers skipped; scatter_gather pool: max_workers 6, "
         in caplog.text
     ), caplog.text
+
+
+def test_an_idle_workers_throughput_line_is_debug(conf, svc, caplog):
+    caplog.set_level(logging.DEBUG, logger=scheduler.__name__)
+    conf.set_override("stats_interval", 0.1, group="demo")
+    tasks = scheduler.SchedulerTasks(conf, svc.throughput)
+
+    def logged():
+        tasks.run_periodic_tasks(context=None)
+        return [r for r in caplog.records if "Throughput of pid" in r.getMessage()]
+
+    wait_until(logged)
+    lines = logged()
+    assert "0 requests in" in lines[0].getMessage()
+    assert {r.levelno for r in lines} == {logging.DEBUG}

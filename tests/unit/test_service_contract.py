@@ -80,7 +80,10 @@ def test_non_callable_contract_attribute_is_refused(conf):
         service.ServiceWrapper(0, svc)
 
 
-@pytest.mark.skipif(not _installed("oslo.service"), reason="oslo.service is not installed")
+@pytest.mark.skipif(
+    not _installed("oslo.service"),
+    reason="oslo.service is not installed (tox -e openstack has it)",
+)
 def test_oslo_service_servicebase_both_ways(conf):
     from oslo_service.backend import base as oslo_base
 

@@ -12,7 +12,10 @@ import textwrap
 
 import pytest
 
-pytest.importorskip("oslo_service.backend.exceptions")
+pytest.importorskip(
+    "oslo_service.backend.exceptions",
+    reason="oslo.service is not installed (tox -e openstack has it)",
+)
 
 from oslo_threading_backend import backend  # noqa: E402
 from oslo_threading_backend import loopingcall  # noqa: E402

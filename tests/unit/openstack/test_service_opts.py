@@ -13,7 +13,8 @@ from oslo_threading_backend._openstack import service_opts as _service_opts
 from tests.installed import installed as _installed
 
 needs_oslo_service = pytest.mark.skipif(
-    not _installed("oslo.service"), reason="oslo.service is not installed"
+    not _installed("oslo.service"),
+    reason="oslo.service is not installed (tox -e openstack has it)",
 )
 
 # oslo.service 4.8.0's oslo_service/_options.py service_opts, copied.

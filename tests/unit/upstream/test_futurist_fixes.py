@@ -27,6 +27,7 @@ POLL = 5.0
 FAST = POLL / 2  # well under the poll: the threads were woken
 SLOW = POLL * 0.8  # the threads waited out the poll
 LOG_LINE = "idle workers are woken at shutdown"
+SUMMARY = "Upstream fixes applied: futurist fast shutdown ([DEFAULT] futurist_fast_shutdown)"
 
 
 @pytest.fixture
@@ -157,23 +158,33 @@ def test_a_collected_pool_stops_its_threads_without_a_wake(fixed, monkeypatch):
     assert unraisable == []
 
 
-def test_apply_is_idempotent_logs_once_and_remove_restores(caplog):
+def test_apply_is_idempotent_logs_details_once_at_debug_and_remove_restores(caplog):
     original = futurist_thread.ThreadWorker.__dict__["stop"]
-    with caplog.at_level(logging.INFO, logger=_futurist_fixes.__name__):
+    with caplog.at_level(logging.DEBUG, logger="oslo_threading_backend._upstream"):
         assert _futurist_fixes.apply()
         assert _futurist_fixes.apply()
     lines = [r for r in caplog.records if LOG_LINE in r.getMessage()]
     assert len(lines) == 1
-    assert lines[0].levelno == logging.INFO
+    assert lines[0].levelno == logging.DEBUG
     message = lines[0].getMessage()
     assert f"futurist {importlib.metadata.version('futurist')} waits up to 1 s" in message
-    assert "set [DEFAULT] futurist_fast_shutdown = False to turn this off" in message
+    # apply() alone logs nothing at INFO: the summary is the launchers' (apply_for).
+    assert [r for r in caplog.records if r.levelno >= logging.INFO] == []
     assert futurist_thread.ThreadWorker.__dict__["stop"] is not original
     _futurist_fixes.remove()
     assert futurist_thread.ThreadWorker.__dict__["stop"] is original
     assert not _futurist_fixes.is_applied()
     _futurist_fixes.remove()  # nothing to do
     assert futurist_thread.ThreadWorker.__dict__["stop"] is original
+
+
+def test_the_launcher_logs_one_info_line_naming_the_fix_and_its_option(caplog):
+    with caplog.at_level(logging.DEBUG, logger="oslo_threading_backend._upstream"):
+        service.ServiceLauncher(_conf())
+        service.ProcessLauncher(_conf())  # already applied: no second line
+    infos = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert infos == [SUMMARY]
+    assert len([r for r in caplog.records if LOG_LINE in r.getMessage()]) == 1
 
 
 def test_another_futurist_gets_one_warning_and_no_change(monkeypatch, caplog):
@@ -211,6 +222,7 @@ def test_the_option_off_leaves_futurist_alone(caplog):
         service.ServiceLauncher(_conf(futurist_fast_shutdown=False))
     assert not _futurist_fixes.is_applied()
     assert LOG_LINE not in caplog.text
+    assert "Upstream fixes applied" not in caplog.text
 
 
 def test_not_applied_on_the_eventlet_backend(monkeypatch):

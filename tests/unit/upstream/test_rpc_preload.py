@@ -15,7 +15,9 @@ import pytest
 from oslo_threading_backend import rpc
 from oslo_threading_backend._upstream import messaging_preload as _messaging_preload
 
-messaging = pytest.importorskip("oslo_messaging")
+messaging = pytest.importorskip(
+    "oslo_messaging", reason="oslo.messaging is not installed (tox -e openstack has it)"
+)
 
 RABBIT_DRIVER = "oslo_messaging._drivers.impl_rabbit"
 
