@@ -4,7 +4,6 @@ import signal
 
 import pytest
 
-
 RESET = 8  # seconds each reset() takes in the SIGHUP line test
 
 
