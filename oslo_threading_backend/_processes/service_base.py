@@ -26,21 +26,22 @@ class ServiceBase(metaclass=abc.ABCMeta):
     SIGHUP calls ``reset()``. An exception from ``start()`` (or from ``wait()``
     before any stop) ends the worker with status 1 and the master respawns it.
 
-    Any object with callable ``start``, ``stop``, ``wait`` and ``reset`` is
-    accepted (``isinstance(obj, ServiceBase)`` is true for it), including
-    subclasses of ``oslo_service.service.ServiceBase``; with oslo.service
-    installed this class is registered as a virtual subclass of that one, so
-    ``isinstance`` checks hold both ways.
+    A service is an instance of this class or of ``oslo_service.service.ServiceBase``
+    (oslo.service's ``oslo_service.backend.base.ServiceBase``): with oslo.service
+    installed this class is registered as a virtual subclass of that one, and
+    that one's subclasses count as subclasses of this one, so ``isinstance``
+    checks hold both ways. An object that merely has the four methods (a
+    ``mock.Mock()``) is not a service, as in oslo.service; a class that cannot
+    derive from either can be declared one with ``ServiceBase.register(cls)``.
     """
 
     @classmethod
     def __subclasshook__(cls, subclass: type) -> bool | Any:
-        if cls is ServiceBase:
-            # Abstract classes (oslo.service's own ServiceBase) are not services:
-            # counting them would make registering ours on theirs a cycle.
-            if getattr(subclass, "__abstractmethods__", None):
-                return NotImplemented
-            if all(callable(getattr(subclass, name, None)) for name in CONTRACT):
+        # oslo.service's subclasses, by their real bases only: asking
+        # issubclass(subclass, theirs) would ask theirs' registry, which holds
+        # this class, which would ask this hook again.
+        if cls is ServiceBase and _theirs is not None:
+            if _theirs in getattr(subclass, "__mro__", ()):
                 return True
         return NotImplemented
 
@@ -61,11 +62,16 @@ class ServiceBase(metaclass=abc.ABCMeta):
         """Reset service: called on SIGHUP, after the config was reloaded or mutated."""
 
 
+#: oslo.service's ServiceBase (``oslo_service.backend.base``), once registered with.
+_theirs: type | None = None
+
+
 def _register_with_oslo_service() -> None:
     """Make our ServiceBase a virtual subclass of oslo.service's, if it is installed.
 
     ``oslo_service.backend.base`` imports neither eventlet nor a backend.
     """
+    global _theirs
     try:
         from oslo_service.backend import base as oslo_base
     except Exception:  # not installed, or not the oslo.service we know
@@ -76,25 +82,45 @@ def _register_with_oslo_service() -> None:
             theirs.register(ServiceBase)
         except Exception:
             LOG.debug("Could not register ServiceBase with oslo.service's", exc_info=True)
+            return
+        _theirs = theirs
 
 
 _register_with_oslo_service()
 
 
+def _base_names() -> str:
+    ours = "oslo_threading_backend.service.ServiceBase"
+    return ours if _theirs is None else f"{ours} or oslo_service.service.ServiceBase"
+
+
 def check_service_base(service: object, argument: str = "service") -> None:
-    """Refuse what is not a service: a clear TypeError naming what is missing."""
+    """Refuse what is not a service, as oslo.service does: a TypeError saying what is missing."""
     if isinstance(service, type):
         raise TypeError(
             f"{argument} must be a service instance, not the class {service.__name__} "
             f"(call it: {service.__name__}(...))"
         )
+    if isinstance(service, ServiceBase):
+        missing = [name for name in CONTRACT if not callable(getattr(service, name, None))]
+        if missing:
+            raise TypeError(
+                f"{argument} {type(service).__name__} {service!r} has no callable "
+                f"{', '.join(missing)} (oslo.service's ServiceBase contract: "
+                f"{', '.join(CONTRACT)})"
+            )
+        return
     missing = [name for name in CONTRACT if not callable(getattr(service, name, None))]
-    if missing:
-        raise TypeError(
-            f"{argument} must implement oslo.service's ServiceBase contract "
-            f"({', '.join(CONTRACT)}): {type(service).__name__} {service!r} has no "
-            f"callable {', '.join(missing)}"
-        )
+    what = (
+        f"it lacks {', '.join(missing)}"
+        if missing
+        else "it has the methods but derives from neither (subclass ServiceBase, or "
+        "declare the class with ServiceBase.register())"
+    )
+    raise TypeError(
+        f"{argument} must be an instance of {_base_names()}, not "
+        f"{type(service).__module__}.{type(service).__qualname__} ({service!r}): {what}"
+    )
 
 
 def check_restart_method(restart_method: object) -> None:

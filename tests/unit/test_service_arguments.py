@@ -71,8 +71,8 @@ def test_start_method_is_checked_by_every_forking_launcher(conf):
 
 def test_service_that_is_not_a_service_base_is_a_type_error(conf):
     message = (
-        r"service must implement oslo.service's ServiceBase contract \(start, stop, wait, "
-        r"reset\): object .* has no callable start, stop, wait, reset"
+        r"service must be an instance of oslo_threading_backend.service.ServiceBase.*, not "
+        r"builtins.object .*: it lacks start, stop, wait, reset"
     )
     with pytest.raises(TypeError, match=message):
         service.launch(conf, object())

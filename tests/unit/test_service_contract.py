@@ -1,8 +1,9 @@
-"""Any object with oslo.service's ServiceBase contract is a service; wait() follows start()."""
+"""A service is a ServiceBase (ours or oslo.service's); wait() follows start()."""
 
 from __future__ import annotations
 
 import threading
+from unittest import mock
 
 from oslo_config import cfg
 import pytest
@@ -21,8 +22,8 @@ def conf():
     return c
 
 
-class Duck:
-    """Not derived from any ServiceBase: start/stop/wait/reset only."""
+class Duck(service.ServiceBase):
+    """start/stop/wait/reset, recorded."""
 
     def __init__(self, wait_blocks: bool = True) -> None:
         self.calls: list[str] = []
@@ -57,15 +58,55 @@ class HalfService:
         pass
 
 
-def test_a_duck_typed_service_is_a_service_base():
+class FourMethods:
+    """The four methods, derived from no ServiceBase: not a service (as in oslo.service)."""
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def wait(self):
+        pass
+
+    def reset(self):
+        pass
+
+
+def test_only_a_service_base_is_a_service_base():
     assert isinstance(Duck(), service.ServiceBase)
+    assert not isinstance(FourMethods(), service.ServiceBase)
     assert not isinstance(HalfService(), service.ServiceBase)
     assert not isinstance(object(), service.ServiceBase)
 
 
-def test_missing_methods_are_named(conf):
-    with pytest.raises(TypeError, match=r"HalfService .* has no callable wait, reset"):
+def test_launch_wrong_service_base_class(conf):
+    # oslo.service's own test of the same name: a Mock has every method.
+    with pytest.raises(TypeError, match=r"service must be an instance of .*ServiceBase"):
+        service.launch(conf, mock.Mock())
+
+
+def test_methods_without_the_base_class_are_refused_saying_so(conf):
+    with pytest.raises(TypeError, match=r"FourMethods .* derives from neither"):
+        service.launch(conf, FourMethods())
+    with pytest.raises(TypeError, match=r"HalfService .*: it lacks wait, reset"):
         service.launch(conf, HalfService())
+    with pytest.raises(TypeError, match=r"must be an instance of"):
+        service.ProcessLauncher(conf, no_fork=True).launch_service(FourMethods())
+    with pytest.raises(TypeError, match=r"must be an instance of"):
+        service.Launcher(conf).launch_service(FourMethods())
+
+
+def test_a_registered_class_is_a_service(conf):
+    class Registered(FourMethods):
+        pass
+
+    service.ServiceBase.register(Registered)
+    assert isinstance(Registered(), service.ServiceBase)
+    launcher = service.launch(conf, Registered(), no_fork=True)
+    launcher.stop()
+    assert launcher.wait() == 0
 
 
 def test_a_class_instead_of_an_instance_is_refused(conf):
@@ -80,10 +121,22 @@ def test_non_callable_contract_attribute_is_refused(conf):
         service.ServiceWrapper(0, svc)
 
 
-@pytest.mark.skipif(
+NEEDS_OSLO_SERVICE = pytest.mark.skipif(
     not _installed("oslo.service"),
     reason="oslo.service is not installed (tox -e openstack has it)",
 )
+
+
+@NEEDS_OSLO_SERVICE
+def test_four_methods_do_not_make_an_oslo_service_service_base():
+    from oslo_service.backend import base as oslo_base
+
+    assert not isinstance(FourMethods(), oslo_base.ServiceBase)
+    assert not isinstance(mock.Mock(), oslo_base.ServiceBase)
+    assert isinstance(Duck(), oslo_base.ServiceBase)
+
+
+@NEEDS_OSLO_SERVICE
 def test_oslo_service_servicebase_both_ways(conf):
     from oslo_service.backend import base as oslo_base
 
@@ -103,7 +156,8 @@ def test_oslo_service_servicebase_both_ways(conf):
     assert isinstance(Theirs(), service.ServiceBase)
     assert isinstance(service.Service(), oslo_base.ServiceBase)
     assert issubclass(service.ServiceBase, oslo_base.ServiceBase)
-    assert not issubclass(oslo_base.ServiceBase, service.ServiceBase)  # abstract, no cycle
+    # Both ways, and no recursion between the two hooks.
+    assert issubclass(oslo_base.ServiceBase, service.ServiceBase)
     launcher = service.launch(conf, Theirs(), no_fork=True)
     launcher.stop()
     assert launcher.wait() == 0
