@@ -26,6 +26,7 @@ from oslo_config import cfg
 from oslo_threading_backend import pool_statistics
 from oslo_threading_backend._openstack import opt_registration as _opt_registration
 from oslo_threading_backend._threads import pool as _thread_pool
+from oslo_threading_backend._threads.arg_checks import callable_name as _callable_name
 
 try:  # optional: oslo.log brings it, but the executors do not need it
     from oslo_context import context as oslo_context
@@ -229,7 +230,8 @@ def get_executor(name: str = DEFAULT) -> futures.Executor:
 def _task_name(fn: Callable[..., Any]) -> str:
     if isinstance(fn, functools.partial):
         fn = fn.func
-    return getattr(fn, "__qualname__", None) or repr(fn)
+    # A callable object has no __qualname__: named as oslo.service names it, not by its repr.
+    return getattr(fn, "__qualname__", None) or _callable_name(fn)
 
 
 def _with_request_context(fn: Callable[..., Any]) -> Callable[..., Any]:

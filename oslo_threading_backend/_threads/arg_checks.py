@@ -10,6 +10,8 @@ import math
 import numbers
 from typing import Any
 
+from oslo_utils import reflection as _reflection
+
 
 def is_number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
@@ -33,8 +35,12 @@ def check_callable(name: str, value: Any) -> None:
 
 
 def callable_name(func: Any) -> str:
-    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
-    if name is None:
+    """``func``'s name as oslo.service logs it: ``oslo_utils.reflection.get_callable_name()``.
+
+    Log lines and thread names read the same on both backends (alerting matches
+    them): a callable object is ``'pkg.Class'``, not its repr with an address.
+    """
+    try:
+        return _reflection.get_callable_name(func)
+    except Exception:  # an object whose attributes raise: still a name, never an error
         return repr(func)
-    module = getattr(func, "__module__", None)
-    return f"{module}.{name}" if module else name
