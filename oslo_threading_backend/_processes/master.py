@@ -118,10 +118,12 @@ class Master(cotyledon.ServiceManager):
 
     def _watch_started_workers(self) -> None:
         # Reads for as long as the master runs: a full pipe would block workers.
+        # Blocks on the pipe, no timer (an idle master wakes for nothing): a
+        # worker's report wakes it, and so do a fork and the shutdown (wake_reader).
         started: set[int] = set()
         while not self._dead.is_set():
             try:
-                started.update(self.channel.started_pids(timeout=0.05))
+                started.update(self.channel.started_pids(timeout=None))
                 if not self._ready_sent.is_set():
                     self._notify_ready_if_all_started(started)
             except Exception:  # the thread must go on reading
@@ -218,6 +220,7 @@ class Master(cotyledon.ServiceManager):
             # SIGTERM ignored, its alarm armed and its wakeup fd).
             if deadline is not None:
                 deadline.cancel()
+            self.channel.wake_reader()  # the workers-started thread ends
             self._give_signals_back()
             _exit.before_exit()
 
@@ -280,6 +283,9 @@ class Master(cotyledon.ServiceManager):
         except _ShuttingDown:
             LOG.debug("Shutting down: worker %s not started", worker_id)
             return
+        if not self._ready_sent.is_set():
+            # Its report may have come before it was counted: READY=1 is checked again.
+            self.channel.wake_reader()
         with self._forward_lock:
             if self._reloads == reloads:
                 return

@@ -16,6 +16,9 @@ from __future__ import annotations
 import multiprocessing.context
 import os
 
+#: What the master sends itself on the started pipe to wake its reader.
+_WAKE = 0
+
 
 class WorkerChannel:
     def __init__(self, mp_context: multiprocessing.context.BaseContext) -> None:
@@ -37,10 +40,24 @@ class WorkerChannel:
         """Called in the master before it sends SIGHUP to the workers."""
         self._reloads.value += 1
 
-    def started_pids(self, timeout: float) -> list[int]:
-        """Pids reported within ``timeout`` seconds; the master must keep reading."""
+    def wake_reader(self) -> None:
+        """Make the master's blocked :meth:`started_pids` return (no pid is 0).
+
+        The master's reader blocks on the pipe instead of polling it on a timer;
+        the master wakes it itself when the answer may have changed without a
+        report (a worker was forked, the shutdown began).
+        """
+        self._started_writer.send(_WAKE)
+
+    def started_pids(self, timeout: float | None = None) -> list[int]:
+        """Pids reported within ``timeout`` seconds (None: until a report or a wake).
+
+        The master must keep reading: a full pipe would block the workers.
+        """
         pids = []
         if self._started_reader.poll(timeout):
             while self._started_reader.poll(0):
-                pids.append(self._started_reader.recv())
+                pid = self._started_reader.recv()
+                if pid != _WAKE:
+                    pids.append(pid)
         return pids
