@@ -33,6 +33,7 @@ import types
 from typing import Any
 
 from oslo_threading_backend._openstack import oslo_service_classes as _oslo_service_classes
+from oslo_threading_backend._openstack import wsgi_import as _wsgi_import
 
 __all__ = ["ALIASES", "AlreadyImportedError", "answered", "install", "is_installed"]
 
@@ -259,6 +260,8 @@ def install() -> None:
         oslo.service's own; they are named in the message.
     """
     global _finder
+    # Before anything imports oslo_service.wsgi: without eventlet, whichever comes first.
+    _wsgi_import.install()
     with _lock:
         if _finder is not None and _finder in sys.meta_path:
             return

@@ -33,6 +33,8 @@ import sys
 import threading
 import types
 
+from oslo_threading_backend._openstack import wsgi_import as _wsgi_import
+
 LOG = logging.getLogger(__name__)
 
 BLOCKED_PACKAGE = "eventlet"
@@ -191,6 +193,8 @@ def poison() -> None:
             return
         if _blocker is None:
             _blocker = _EventletBlocker()
+        # oslo_service.wsgi still imports (its eventlet Server() refuses): not a reason to die.
+        _wsgi_import.install()
         if _blocker not in sys.meta_path:
             sys.meta_path.insert(0, _blocker)
             LOG.debug("eventlet imports are now blocked (native threads backend)")
@@ -218,6 +222,7 @@ def unpoison() -> None:
     global _blocker, _warned
     with _lock:
         _warned = False
+        _wsgi_import.remove()
         if _blocker is not None:
             while _blocker in sys.meta_path:
                 sys.meta_path.remove(_blocker)
