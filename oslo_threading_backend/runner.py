@@ -180,7 +180,14 @@ def build_service(target: str, conf: cfg.ConfigOpts) -> ServiceBase:
         try:
             _select_threading_backend(conf)
             import_from_cwd()
-            svc = make_service(target, load_factory(target), conf)
+            factory = load_factory(target)
+            check_conf(conf)  # the options the target registered at import
+            try:
+                svc = make_service(target, factory, conf)
+            except FactoryFailed as exc:
+                if isinstance(exc.__cause__, (cfg.Error, ValueError)):
+                    check_conf(conf)  # a value the factory read: the same one line
+                raise
             check_conf(conf)
             return svc
         except (UsageError, FactoryFailed):
@@ -196,20 +203,37 @@ def check_conf(conf: cfg.ConfigOpts) -> None:
 
     :raises UsageError: a value does not convert, or the timeout is negative.
     """
+    from oslo_threading_backend._openstack import config_check as _config_check
     from oslo_threading_backend._openstack import (
         service_opts as _service_opts,  # imports no futurist
     )
 
     _service_opts.register_service_opts(conf)
+    _register_launcher_opts(conf)
     try:
-        for name in list(conf):
-            value = getattr(conf, name)
-            if isinstance(value, cfg.ConfigOpts.GroupAttr):
-                for option in list(value):
-                    getattr(value, option)
+        _config_check.check_values(conf)
         _service_opts.check_shutdown_timeout(conf)
     except (cfg.Error, ValueError) as exc:
         raise UsageError(f"the config is not usable: {exc}") from None
+
+
+def _register_launcher_opts(conf: cfg.ConfigOpts) -> None:
+    """The options the launcher registers, so that their values are read before the factory's.
+
+    The backend is selected already: importing these modules (futurist) is safe.
+    """
+    from oslo_threading_backend import executors
+    from oslo_threading_backend import process_stats
+    from oslo_threading_backend import thread_dump
+    from oslo_threading_backend._upstream import futurist_fixes
+
+    for register in (
+        executors.register_opts,
+        thread_dump.register_opts,
+        process_stats.register_opts,
+        futurist_fixes.register_opts,
+    ):
+        register(conf)
 
 
 def run(argv: list[str]) -> int:
@@ -233,14 +257,17 @@ def run(argv: list[str]) -> int:
         # The backend is selected: importing the launchers (and futurist) is safe now.
         from oslo_threading_backend import service
 
-        launcher = service.launch(
-            conf,
-            svc,
-            workers=args.workers,
-            restart_method=args.restart_method,
-            no_fork=args.no_fork,
-        )
-        return launcher.wait()
+        try:
+            launcher = service.launch(
+                conf,
+                svc,
+                workers=args.workers,
+                restart_method=args.restart_method,
+                no_fork=args.no_fork,
+            )
+            return launcher.wait()
+        except service.InvalidConfigValue as exc:  # registered since check_conf()
+            raise UsageError(f"the config is not usable: {exc}") from None
     except _StoppedBeforeStart:
         LOG.info("Caught SIGTERM before the service started: exiting")
         return 0

@@ -10,6 +10,7 @@ import copy
 
 from oslo_config import cfg
 
+from oslo_threading_backend._openstack.config_check import InvalidConfigValue
 from oslo_threading_backend._openstack.service_opts import service_opts
 from oslo_threading_backend._processes.launchers import Launcher
 from oslo_threading_backend._processes.launchers import ProcessLauncher
@@ -28,6 +29,7 @@ from oslo_threading_backend._processes.worker import ServiceWrapper
 # They live in private modules (_processes, _openstack); tracebacks, pickles and
 # docs name them where users import them from.
 for _public in (
+    InvalidConfigValue,
     Launcher,
     ProcessLauncher,
     ServiceLauncher,
@@ -43,6 +45,7 @@ for _public in (
 del _public
 
 __all__ = [
+    "InvalidConfigValue",
     "Launcher",
     "ProcessLauncher",
     "Service",

@@ -23,6 +23,7 @@ from oslo_threading_backend import backend
 from oslo_threading_backend import executors
 from oslo_threading_backend import process_stats
 from oslo_threading_backend import thread_dump
+from oslo_threading_backend._openstack import config_check as _config_check
 from oslo_threading_backend._openstack import eventlet_guard as _eventlet_guard
 from oslo_threading_backend._openstack import service_config as _service_config
 from oslo_threading_backend._openstack import service_opts as _service_opts
@@ -76,7 +77,8 @@ def _adopt_conf(conf: cfg.ConfigOpts) -> None:
     """The launcher's conf carries the service options and sizes the named pools.
 
     futurist's fast shutdown is applied here, in the master before any fork, so
-    that the workers inherit it.
+    that the workers inherit it. Every registered option is read: a bad value
+    raises :class:`~._config_check.InvalidConfigValue` here, not in a worker.
     """
     if not isinstance(conf, cfg.ConfigOpts):
         raise TypeError(f"conf must be an oslo_config.cfg.ConfigOpts, not {conf!r}")
@@ -87,6 +89,7 @@ def _adopt_conf(conf: cfg.ConfigOpts) -> None:
     thread_dump.register_opts(conf)
     process_stats.register_opts(conf)
     _futurist_fixes.apply_for(conf)
+    _config_check.check_values(conf)
 
 
 def _check_spawnable(service: _service_base.ServiceBase, conf: cfg.ConfigOpts) -> None:
@@ -236,6 +239,8 @@ class _ForkingLauncher:
             for service, workers in self._pending:
                 self._add_to_master(service, workers)
             self._pending.clear()
+            # Options registered since the launcher was made are read before any fork.
+            _config_check.check_values(self.conf)
             # Installed before the first fork: forked workers inherit the handler.
             thread_dump.install(self.conf)
         _service_config.log_options(self.conf)
@@ -358,6 +363,7 @@ class ProcessLauncher(_ForkingLauncher):
     def wait(self) -> int:
         if self._runner is None:
             return super().wait()
+        _config_check.check_values(self.conf)
         _service_config.log_options(self.conf)
         return self._runner.run()
 

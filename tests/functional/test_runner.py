@@ -85,6 +85,34 @@ def test_a_bad_value_in_the_config_is_one_line_and_status_2(tmp_path, value):
     assert done.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("section", "option", "value", "allowed"),
+    [
+        ("DEFAULT", "default_thread_pool_size", "-4", "allowed: an integer >= 1"),
+        ("demo", "cells", "many", "allowed: an integer >= 1 and <= 10"),
+    ],
+    ids=["read-by-no-one-in-the-master", "read-by-the-factory"],
+)
+def test_any_bad_value_is_one_line_naming_file_group_option_value_and_status_2(
+    tmp_path, section, option, value, allowed
+):
+    # [DEFAULT] default_thread_pool_size = -4 used to start the workers (they failed
+    # at the first use of a pool); [demo] cells = many ended with status 1; both
+    # messages carried oslo.config's LocationInfo(...) repr.
+    conf = tmp_path / "bad.conf"
+    conf.write_text(f"[{section}]\n{option} = {value}\n")
+
+    done = run_command("--workers", "1", "--config-file", str(conf), cwd=tmp_path)
+
+    line = _error_line(done, 2)
+    assert line.startswith(
+        f"oslo-threading-run: error: the config is not usable: {conf}: "
+        f"[{section}] {option} = '{value}' is not valid: "
+    ), line
+    assert line.endswith(allowed), line
+    assert "LocationInfo" not in line
+
+
 def test_runner_selects_the_backend_before_importing_futurist_or_eventlet(tmp_path):
     probe = (
         "import sys, oslo_threading_backend.runner; "
