@@ -226,12 +226,14 @@ def _register_launcher_opts(conf: cfg.ConfigOpts) -> None:
     from oslo_threading_backend import process_stats
     from oslo_threading_backend import thread_dump
     from oslo_threading_backend._upstream import futurist_fixes
+    from oslo_threading_backend._upstream import messaging_server_fixes
 
     for register in (
         executors.register_opts,
         thread_dump.register_opts,
         process_stats.register_opts,
         futurist_fixes.register_opts,
+        messaging_server_fixes.register_opts,
     ):
         register(conf)
 

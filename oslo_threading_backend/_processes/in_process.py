@@ -26,6 +26,7 @@ from oslo_threading_backend._processes import logflush as _logflush
 from oslo_threading_backend._processes import service_base as _service_base
 from oslo_threading_backend._processes import service_wait as _service_wait
 from oslo_threading_backend._processes import signals as _signals
+from oslo_threading_backend._upstream import messaging_server_fixes as _messaging_server_fixes
 
 LOG = logging.getLogger(__name__)
 
@@ -250,6 +251,7 @@ class InProcessRunner:
             if restart is not None:
                 restart.join()  # bounded by the deadline above
             self._stop_services()
+            _messaging_server_fixes.finish_servers(timeout)
             _service_config.stop_executors(timeout)
         finally:
             if deadline is not None:

@@ -32,6 +32,7 @@ from oslo_threading_backend._processes import master as _master
 from oslo_threading_backend._processes import service_base as _service_base
 from oslo_threading_backend._processes import worker as _worker
 from oslo_threading_backend._upstream import futurist_fixes as _futurist_fixes
+from oslo_threading_backend._upstream import messaging_server_fixes as _messaging_server_fixes
 
 LOG = logging.getLogger(__name__)
 
@@ -76,9 +77,10 @@ def _check_wait_interval(wait_interval: object) -> float:
 def _adopt_conf(conf: cfg.ConfigOpts) -> None:
     """The launcher's conf carries the service options and sizes the named pools.
 
-    futurist's fast shutdown is applied here, in the master before any fork, so
-    that the workers inherit it. Every registered option is read: a bad value
-    raises :class:`~._config_check.InvalidConfigValue` here, not in a worker.
+    futurist's fast shutdown and the fix of oslo.messaging's RPC servers are
+    applied here, in the master before any fork, so that the workers inherit
+    them. Every registered option is read: a bad value raises
+    :class:`~._config_check.InvalidConfigValue` here, not in a worker.
     """
     if not isinstance(conf, cfg.ConfigOpts):
         raise TypeError(f"conf must be an oslo_config.cfg.ConfigOpts, not {conf!r}")
@@ -89,6 +91,7 @@ def _adopt_conf(conf: cfg.ConfigOpts) -> None:
     thread_dump.register_opts(conf)
     process_stats.register_opts(conf)
     _futurist_fixes.apply_for(conf)
+    _messaging_server_fixes.apply_for(conf)
     _config_check.check_values(conf)
 
 

@@ -28,6 +28,7 @@ from oslo_threading_backend._processes import service_base as _service_base
 from oslo_threading_backend._processes import service_wait as _service_wait
 from oslo_threading_backend._processes import worker_channel as _worker_channel
 from oslo_threading_backend._upstream import futurist_fixes as _futurist_fixes
+from oslo_threading_backend._upstream import messaging_server_fixes as _messaging_server_fixes
 
 LOG = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class ServiceWrapper(cotyledon.Service):
             # A forked worker inherits the master's futurist fix; a spawned one
             # (a fresh interpreter) applies it here. Idempotent.
             _futurist_fixes.apply_for(conf)
+            _messaging_server_fixes.apply_for(conf)
 
     def run(self) -> None:
         """Start the service; runs in a thread of its own (cotyledon's, or a reload's)."""
@@ -163,6 +165,8 @@ class ServiceWrapper(cotyledon.Service):
                 pending = _service_wait.begin_stop(self._wait)
                 self.service_instance.stop()
             _service_wait.finish_stop(self.service_instance, pending)
+        # The RPC servers the service left running or never waited for.
+        _messaging_server_fixes.finish_servers(self._shutdown_timeout)
         if self.conf is not None:
             # The value last read successfully (a bad one at SIGHUP was refused).
             _service_config.stop_executors(self._shutdown_timeout)
@@ -242,6 +246,7 @@ class ServiceWrapper(cotyledon.Service):
             else:
                 self._log_reloaded("is restarting its service")
                 self._stop_and_wait()
+                _messaging_server_fixes.finish_servers(self._shutdown_timeout, stop_running=False)
                 self.service_instance.reset()
                 self._started = False
                 self._wait = None

@@ -179,12 +179,18 @@ class RpcRun:
 
     # The service ----------------------------------------------------------------
     def start_service(
-        self, workers: int = 2, restart_method: str = "mutate", **config
+        self,
+        workers: int = 2,
+        restart_method: str = "mutate",
+        factory: str = FACTORY,
+        sections: dict | None = None,
+        **config,
     ) -> fixture.ServiceFixture:
+        """``sections``: more config sections ({name: {option: value}}) for the factory."""
         service = fixture.ServiceFixture(
-            FACTORY,
+            factory,
             workers=workers,
-            config=self.config(**config),
+            config={**self.config(**config), **(sections or {})},
             args=["--restart-method", restart_method, *self.service_args],
             env=_env(),
             cwd=str(self.workdir),

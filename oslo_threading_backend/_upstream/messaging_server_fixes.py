@@ -1,0 +1,306 @@
+"""Calls in flight at SIGTERM, for every oslo.messaging RPC server: a fix of oslo.messaging 18.x.
+
+oslo.messaging's RabbitMQ RPC listener acknowledges each call as it reads it,
+before running it; ``MessageHandlingServer.wait()`` closes the listener's
+connection, and the close reads the frames that arrived since ``stop()``: those
+calls are acknowledged and appended to a list nobody polls any more. Their
+clients time out (:func:`._messaging_fixes.answer_late_deliveries`).
+``rpc.RPCService`` answered them, but consumers (nova, cinder, ...) build their
+own server with ``oslo_messaging.get_rpc_server()``; and a server that is
+stopped and never waited for (or never stopped) loses, when the worker exits,
+the calls its pool still runs.
+
+:func:`apply` wraps two methods of ``MessageHandlingServer``, once per
+process: ``start()`` remembers the server (weakly) and registers on its conf
+the tracing options its calls read
+(:func:`._messaging_fixes.register_tracing_opts`), ``wait()`` answers those
+late calls after oslo.messaging's own ``wait()`` (RPC servers only: a
+notification listener acknowledges after processing, so its undelivered
+messages go back to the broker), and :func:`finish_servers`, called by our worker once its service
+has stopped, stops every RPC server still running and waits for each one
+nobody waited for, bounded by ``graceful_shutdown_timeout``. The launchers
+apply it when the threading backend is in use (``[DEFAULT]
+messaging_server_fixes``, on by default), in the master before it forks; if
+``oslo_messaging.server`` is not imported yet, it is patched when it is.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.abc
+import importlib.machinery
+import importlib.metadata
+import logging
+import sys
+import threading
+import types
+from typing import Any
+import weakref
+
+from oslo_config import cfg
+
+from oslo_threading_backend import backend
+from oslo_threading_backend._openstack import opt_registration as _opt_registration
+from oslo_threading_backend._upstream import messaging_fixes as _messaging_fixes
+
+LOG = logging.getLogger(__name__)
+
+OPTION = "messaging_server_fixes"
+MODULE = "oslo_messaging.server"
+
+messaging_server_fix_opts = [
+    cfg.BoolOpt(
+        OPTION,
+        default=True,
+        help="Answer the RPC calls oslo.messaging's RabbitMQ listener acknowledged while "
+        "its connection closed in the server's wait() (oslo.messaging dropped them: "
+        "their clients timed out), for every oslo.messaging RPC server of the "
+        "process, and at a worker's exit stop the RPC servers still running and wait "
+        "for those nobody waited for, so that the calls they took are answered. "
+        "Applied by the launchers on the threading backend only; False leaves "
+        "oslo.messaging as it is.",
+    ),
+]
+
+_lock = threading.Lock()
+_patched: dict[str, Any] = {}  # method name -> our wrapper, while in place
+_conf: cfg.ConfigOpts | None = None  # whose graceful_shutdown_timeout bounds the fixes
+_servers: weakref.WeakSet[Any] = weakref.WeakSet()  # started, in this process
+_waited: weakref.WeakSet[Any] = weakref.WeakSet()  # wait() returned since the last start()
+
+
+def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
+    """Entry point for oslo-config-generator."""
+    return [(None, list(messaging_server_fix_opts))]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    """Register the option on ``conf``; safe to call more than once."""
+    _opt_registration.register_missing(conf, messaging_server_fix_opts)
+
+
+@functools.cache
+def _not_applied(why: str) -> None:
+    LOG.warning("oslo.messaging RPC server fixes are not applied: %s", why)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("oslo.messaging")
+    except importlib.metadata.PackageNotFoundError:
+        return "(unknown version)"
+
+
+def _deadline() -> _messaging_fixes.Deadline:
+    try:
+        timeout = _conf.graceful_shutdown_timeout if _conf is not None else None
+    except (cfg.Error, ValueError):
+        timeout = None
+    return _messaging_fixes.Deadline(timeout or None)
+
+
+def _is_rpc(server: Any) -> bool:
+    dispatchers = sys.modules.get("oslo_messaging.rpc.dispatcher")
+    rpc_dispatcher = getattr(dispatchers, "RPCDispatcher", None)
+    return rpc_dispatcher is not None and isinstance(
+        getattr(server, "dispatcher", None), rpc_dispatcher
+    )
+
+
+def _config_opts(conf: Any) -> cfg.ConfigOpts | None:
+    """The ConfigOpts behind a server's conf (the driver's ConfigOptsProxy wraps it)."""
+    for _level in range(5):
+        if isinstance(conf, cfg.ConfigOpts):
+            return conf
+        conf = getattr(conf, "_conf", None)
+    return None
+
+
+def _wrap_start(original: Any) -> Any:
+    @functools.wraps(original)
+    def start(self: Any, *args: Any, **kwargs: Any) -> Any:
+        """oslo.messaging's start(); the server is remembered for the worker's exit (our fix).
+
+        Its conf gets the tracing options its calls read (see
+        ``register_tracing_opts``: else every call of a server on a conf other
+        than ``cfg.CONF`` died unanswered).
+        """
+        conf = _config_opts(getattr(self, "conf", None))
+        if conf is not None:
+            _messaging_fixes.register_tracing_opts(conf)
+        _waited.discard(self)
+        result = original(self, *args, **kwargs)
+        _servers.add(self)
+        return result
+
+    return start
+
+
+def _wrap_wait(original: Any) -> Any:
+    @functools.wraps(original)
+    def wait(self: Any, *args: Any, **kwargs: Any) -> Any:
+        """oslo.messaging's wait(), then the calls acknowledged during its close (our fix)."""
+        result = original(self, *args, **kwargs)
+        _waited.add(self)
+        if _is_rpc(self):
+            _messaging_fixes.answer_late_deliveries(self, _deadline())
+        return result
+
+    return wait
+
+
+def _missing(module: types.ModuleType) -> str | None:
+    server_cls = getattr(module, "MessageHandlingServer", None)
+    if server_cls is None:
+        return f"{MODULE}.MessageHandlingServer"
+    for name in ("start", "stop", "wait", "_process_incoming"):
+        if not callable(getattr(server_cls, name, None)):
+            return f"{MODULE}.MessageHandlingServer.{name}"
+    return None
+
+
+def _patch(module: types.ModuleType) -> bool:
+    with _lock:
+        server_cls = getattr(module, "MessageHandlingServer", None)
+        if (
+            _patched
+            and server_cls is not None
+            and server_cls.__dict__.get("wait") is _patched.get("wait")
+        ):
+            return True
+        missing = _missing(module)
+        if missing is not None:
+            _not_applied(f"oslo.messaging {_version()} has no {missing}")
+            return False
+        for name, wrap in (("start", _wrap_start), ("wait", _wrap_wait)):
+            _patched[name] = wrap(server_cls.__dict__[name])
+            setattr(server_cls, name, _patched[name])
+    LOG.info(
+        "oslo.messaging %s RPC servers: calls acknowledged while the listener closes are "
+        "answered, and the servers are stopped and waited for at a worker's exit; set "
+        "[DEFAULT] %s = False to turn this off",
+        _version(),
+        OPTION,
+    )
+    return True
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    """oslo.messaging's loader of ``oslo_messaging.server``, then the patch."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        self._loader.exec_module(module)
+        _remove_hook()
+        _patch(module)
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    def find_spec(
+        self, fullname: str, path: Any = None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != MODULE:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _PatchingLoader(spec.loader)
+        return spec
+
+
+_hook = _PatchOnImport()
+
+
+def _remove_hook() -> None:
+    while _hook in sys.meta_path:
+        sys.meta_path.remove(_hook)
+
+
+def apply() -> bool:
+    """Patch ``MessageHandlingServer`` now, or when ``oslo_messaging.server`` is imported.
+
+    Idempotent. Returns False when oslo.messaging lacks what the fix relies on
+    (logged once); True otherwise (also when the patch waits for the import).
+    """
+    module = sys.modules.get(MODULE)
+    if module is not None:
+        return _patch(module)
+    if _hook not in sys.meta_path:
+        sys.meta_path.insert(0, _hook)
+    return True
+
+
+def is_applied() -> bool:
+    """Whether ``MessageHandlingServer.wait`` is our wrapper now."""
+    module = sys.modules.get(MODULE)
+    server_cls = getattr(module, "MessageHandlingServer", None)
+    return (
+        server_cls is not None
+        and bool(_patched)
+        and (server_cls.__dict__.get("wait") is _patched.get("wait"))
+    )
+
+
+def remove() -> None:
+    """Put oslo.messaging's methods back (for tests); nothing if not applied."""
+    global _conf
+    _remove_hook()
+    with _lock:
+        module = sys.modules.get(MODULE)
+        server_cls = getattr(module, "MessageHandlingServer", None)
+        for name, wrapper in list(_patched.items()):
+            if server_cls is not None and server_cls.__dict__.get(name) is wrapper:
+                setattr(server_cls, name, wrapper.__wrapped__)
+        _patched.clear()
+        _conf = None
+
+
+def apply_for(conf: cfg.ConfigOpts) -> bool:
+    """Apply the fix if this process runs on threads and ``conf`` has it on; True if applied."""
+    global _conf
+    register_opts(conf)
+    if backend.get_backend_type() is not backend.BackendType.THREADING:
+        return False
+    if not getattr(conf, OPTION):
+        LOG.debug("[DEFAULT] %s = False: oslo.messaging's servers are left as they are", OPTION)
+        return False
+    _conf = conf
+    return apply()
+
+
+def finish_servers(timeout: float | None, stop_running: bool = True) -> None:
+    """After the service stopped: stop the RPC servers still running, wait for the unwaited.
+
+    The service may never have stopped its server, or never waited for it
+    (its pool still runs calls it took, and the close would lose more): both
+    are done here, within ``timeout`` seconds (None or 0: no bound; the
+    process's own deadline still applies). With ``stop_running=False`` (a
+    'reload' restart) only the servers already stopped are waited for.
+    """
+    if not _patched:
+        return
+    deadline = _messaging_fixes.Deadline(timeout or None)
+    for server in list(_servers):
+        if server in _waited or not _is_rpc(server):
+            continue
+        running = bool(getattr(server, "_started", False))
+        if running and not stop_running:
+            continue
+        try:
+            if running:
+                LOG.info("Stopping RPC server %s that the service left running", _target(server))
+                server.stop()
+            if _messaging_fixes.drain(server, deadline):
+                LOG.info("Waiting for RPC server %s: its service never did", _target(server))
+                server.wait()  # ours: closes the listener, answers its late calls
+        except Exception:
+            LOG.exception("Could not finish RPC server %s", _target(server))
+
+
+def _target(server: Any) -> str:
+    return str(getattr(server, "target", None) or type(server).__name__)

@@ -1,0 +1,111 @@
+"""The oslo.messaging RPC server fix is applied to oslo.messaging's own server class.
+
+Each case runs in a fresh interpreter (the patch and the backend are per
+process). Calls on the real broker: tests/integration/test_rpc_own_server_sigterm.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.installed import installed
+
+pytestmark = pytest.mark.skipif(
+    not installed("oslo.messaging"), reason="oslo.messaging is not installed"
+)
+
+PRELUDE = """
+import logging, sys
+logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(name)s %(message)s")
+from oslo_config import cfg
+from oslo_threading_backend import backend
+from oslo_threading_backend._upstream import messaging_server_fixes as fixes
+"""
+
+
+def _run(code: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PRELUDE + code], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_applied_before_oslo_messaging_is_imported_patches_it_at_its_import():
+    lines = _run(
+        "backend.init_backend(backend.BackendType.THREADING)\n"
+        "conf = cfg.ConfigOpts(); conf([])\n"
+        "print('applied', fixes.apply_for(conf), 'oslo_messaging' in sys.modules)\n"
+        "import oslo_messaging\n"
+        "print('patched', fixes.is_applied())\n"
+        "fixes.apply_for(conf)\n"  # idempotent: one log line
+        "print('start', oslo_messaging.MessageHandlingServer.start.__wrapped__ is not None)\n"
+    )
+    assert "applied True False" in lines
+    assert "patched True" in lines
+    assert sum("RPC servers: calls acknowledged" in line for line in lines) == 1, lines
+
+
+def test_applied_after_import_patches_at_once_and_remove_restores():
+    lines = _run(
+        "import oslo_messaging\n"
+        "original = oslo_messaging.MessageHandlingServer.wait\n"
+        "backend.init_backend(backend.BackendType.THREADING)\n"
+        "conf = cfg.ConfigOpts(); conf([])\n"
+        "print('applied', fixes.apply_for(conf), fixes.is_applied())\n"
+        "fixes.remove()\n"
+        "print('removed', oslo_messaging.MessageHandlingServer.wait is original)\n"
+    )
+    assert "applied True True" in lines
+    assert "removed True" in lines
+
+
+def test_the_option_turns_it_off_and_the_eventlet_backend_never_gets_it():
+    lines = _run(
+        "backend.init_backend(backend.BackendType.THREADING)\n"
+        "conf = cfg.ConfigOpts(); conf([])\n"
+        "fixes.register_opts(conf)\n"
+        "conf.set_override('messaging_server_fixes', False)\n"
+        "import oslo_messaging\n"
+        "print('off', fixes.apply_for(conf), fixes.is_applied())\n"
+    )
+    assert "off False False" in lines
+
+
+def test_a_server_on_its_own_conf_gets_the_tracing_options_its_calls_read():
+    lines = _run(
+        "backend.init_backend(backend.BackendType.THREADING)\n"
+        "conf = cfg.ConfigOpts(); conf([])\n"
+        "fixes.apply_for(conf)\n"
+        "import oslo_messaging\n"
+        "transport = oslo_messaging.get_rpc_transport(conf, url='fake:/')\n"
+        "target = oslo_messaging.Target(topic='t', server='s')\n"
+        "server = oslo_messaging.get_rpc_server(transport, target, [], executor='threading')\n"
+        "server.start()\n"
+        "print('tracing', 'oslo_messaging_tracing' in conf)\n"
+        "server.stop(); server.wait()\n"
+        "fixes.finish_servers(5)\n"
+        "print('finished')\n"
+    )
+    assert "tracing True" in lines
+    assert "finished" in lines
+
+
+def test_finish_servers_stops_and_waits_for_a_server_the_service_left_running():
+    lines = _run(
+        "backend.init_backend(backend.BackendType.THREADING)\n"
+        "conf = cfg.ConfigOpts(); conf([])\n"
+        "fixes.apply_for(conf)\n"
+        "import oslo_messaging\n"
+        "transport = oslo_messaging.get_rpc_transport(conf, url='fake:/')\n"
+        "target = oslo_messaging.Target(topic='t', server='s')\n"
+        "server = oslo_messaging.get_rpc_server(transport, target, [], executor='threading')\n"
+        "server.start()\n"
+        "fixes.finish_servers(5)\n"
+        "print('stopped', server._started, server._work_executor.alive)\n"
+    )
+    assert "stopped False False" in lines, lines
+    assert any("that the service left running" in line for line in lines), lines
