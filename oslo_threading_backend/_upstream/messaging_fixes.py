@@ -2,9 +2,11 @@
 
 Each function names the oslo.messaging (18.x) or futurist behaviour it works
 around; tests/integration runs each against the real oslo.messaging on a real
-RabbitMQ broker. Only the server :class:`~oslo_threading_backend.rpc.RPCService`
-makes is touched, never oslo.messaging's or futurist's own modules or classes
-(the launchers' opt-out fix of futurist's idle poll is :mod:`._futurist_fixes`).
+RabbitMQ broker. The functions here touch only the server they are given:
+:class:`~oslo_threading_backend.rpc.RPCService` calls them on its own, and
+:mod:`.messaging_server_fixes` (the launchers' opt-out patch of oslo.messaging's
+server class) on every RPC server of the process; the launchers' opt-out fix of
+futurist's idle poll is :mod:`.futurist_fixes`.
 Where an attribute a fix relies on is missing (another oslo.messaging), the fix
 is skipped and that is logged once.
 """
