@@ -90,8 +90,8 @@ def _adopt_conf(conf: cfg.ConfigOpts) -> None:
     executors.set_conf(conf)
     thread_dump.register_opts(conf)
     process_stats.register_opts(conf)
-    _futurist_fixes.apply_for(conf)
     _messaging_server_fixes.apply_for(conf)
+    _futurist_fixes.apply_for(conf)  # then logs the one line of the fixes on
     _config_check.check_values(conf)
 
 

@@ -77,8 +77,8 @@ class ServiceWrapper(cotyledon.Service):
         if conf is not None:
             # A forked worker inherits the master's futurist fix; a spawned one
             # (a fresh interpreter) applies it here. Idempotent.
-            _futurist_fixes.apply_for(conf)
             _messaging_server_fixes.apply_for(conf)
+            _futurist_fixes.apply_for(conf)
 
     def run(self) -> None:
         """Start the service; runs in a thread of its own (cotyledon's, or a reload's)."""

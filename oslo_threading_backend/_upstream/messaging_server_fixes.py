@@ -30,6 +30,7 @@ import functools
 import importlib.abc
 import importlib.machinery
 import importlib.metadata
+import importlib.util
 import logging
 import sys
 import threading
@@ -41,11 +42,14 @@ from oslo_config import cfg
 
 from oslo_threading_backend import backend
 from oslo_threading_backend._openstack import opt_registration as _opt_registration
+from oslo_threading_backend._upstream import applied_fixes as _applied_fixes
 from oslo_threading_backend._upstream import messaging_fixes as _messaging_fixes
 
 LOG = logging.getLogger(__name__)
 
 OPTION = "messaging_server_fixes"
+#: The fix's name in the one-line summary of the fixes applied (:mod:`.applied_fixes`).
+NAME = "oslo.messaging RPC servers answer the calls they took"
 MODULE = "oslo_messaging.server"
 
 messaging_server_fix_opts = [
@@ -160,6 +164,7 @@ def _missing(module: types.ModuleType) -> str | None:
 
 
 def _patch(module: types.ModuleType) -> bool:
+    """Wrap the methods; the fix joins the applied ones (its details at DEBUG)."""
     with _lock:
         server_cls = getattr(module, "MessageHandlingServer", None)
         if (
@@ -175,12 +180,12 @@ def _patch(module: types.ModuleType) -> bool:
         for name, wrap in (("start", _wrap_start), ("wait", _wrap_wait)):
             _patched[name] = wrap(server_cls.__dict__[name])
             setattr(server_cls, name, _patched[name])
-    LOG.info(
-        "oslo.messaging %s RPC servers: calls acknowledged while the listener closes are "
-        "answered, and the servers are stopped and waited for at a worker's exit; set "
-        "[DEFAULT] %s = False to turn this off",
-        _version(),
-        OPTION,
+    _applied_fixes.applied(
+        NAME,
+        f"oslo.messaging {_version()} MessageHandlingServer: calls acknowledged while the "
+        "listener closes are answered, and the RPC servers are stopped and waited for at "
+        "a worker's exit",
+        option=f"[DEFAULT] {OPTION}",
     )
     return True
 
@@ -197,7 +202,8 @@ class _PatchingLoader(importlib.abc.Loader):
     def exec_module(self, module: types.ModuleType) -> None:
         self._loader.exec_module(module)
         _remove_hook()
-        _patch(module)
+        if _patch(module):
+            _applied_fixes.log_summary()  # this process's line: the master's did not name it
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):
@@ -224,14 +230,17 @@ def _remove_hook() -> None:
 def apply() -> bool:
     """Patch ``MessageHandlingServer`` now, or when ``oslo_messaging.server`` is imported.
 
-    Idempotent. Returns False when oslo.messaging lacks what the fix relies on
-    (logged once); True otherwise (also when the patch waits for the import).
+    Idempotent. Returns False when oslo.messaging is not installed, or lacks
+    what the fix relies on (logged once); True otherwise (also when the patch
+    waits for the import).
     """
     module = sys.modules.get(MODULE)
     if module is not None:
         return _patch(module)
+    if importlib.util.find_spec("oslo_messaging") is None:
+        return False  # not installed: nothing to fix (imports nothing)
     if _hook not in sys.meta_path:
-        sys.meta_path.insert(0, _hook)
+        sys.meta_path.insert(0, _hook)  # named among the fixes on once it is patched
     return True
 
 
@@ -258,10 +267,15 @@ def remove() -> None:
                 setattr(server_cls, name, wrapper.__wrapped__)
         _patched.clear()
         _conf = None
+    _applied_fixes.withdrawn(NAME)
 
 
 def apply_for(conf: cfg.ConfigOpts) -> bool:
-    """Apply the fix if this process runs on threads and ``conf`` has it on; True if applied."""
+    """Apply the fix if this process runs on threads and ``conf`` has it on; True if applied.
+
+    Call it before ``futurist_fixes.apply_for()``, which logs the one-line
+    summary of the fixes on.
+    """
     global _conf
     register_opts(conf)
     if backend.get_backend_type() is not backend.BackendType.THREADING:

@@ -12,7 +12,8 @@ import time
 POLL = 5.0
 LOG_LINE = (
     r"INFO oslo_threading_backend._upstream.applied_fixes \[-\] "
-    r"Upstream fixes applied: futurist fast shutdown \(\[DEFAULT\] futurist_fast_shutdown\)"
+    # With oslo.messaging installed, its servers' fix comes first on the same line.
+    r"Upstream fixes applied: (.*, )?futurist fast shutdown \(\[DEFAULT\] futurist_fast_shutdown\)"
 )
 DETAILS = (
     r"DEBUG oslo_threading_backend._upstream.applied_fixes \[-\] Upstream fix applied: "

@@ -183,7 +183,9 @@ def test_the_launcher_logs_one_info_line_naming_the_fix_and_its_option(caplog):
         service.ServiceLauncher(_conf())
         service.ProcessLauncher(_conf())  # already applied: no second line
     infos = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
-    assert infos == [SUMMARY]
+    # With oslo.messaging installed, its servers' fix is named in the same line.
+    assert len(infos) == 1 and infos[0].startswith(SUMMARY.split(": ")[0]), infos
+    assert SUMMARY.split(": ")[1] in infos[0]
     assert len([r for r in caplog.records if LOG_LINE in r.getMessage()]) == 1
 
 

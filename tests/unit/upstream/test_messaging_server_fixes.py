@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from oslo_threading_backend._upstream.messaging_server_fixes import NAME
 from tests.installed import installed
 
 pytestmark = pytest.mark.skipif(
@@ -41,12 +42,15 @@ def test_applied_before_oslo_messaging_is_imported_patches_it_at_its_import():
         "print('applied', fixes.apply_for(conf), 'oslo_messaging' in sys.modules)\n"
         "import oslo_messaging\n"
         "print('patched', fixes.is_applied())\n"
-        "fixes.apply_for(conf)\n"  # idempotent: one log line
-        "print('start', oslo_messaging.MessageHandlingServer.start.__wrapped__ is not None)\n"
+        "fixes.apply_for(conf)\n"  # idempotent
+        "from oslo_threading_backend._upstream import applied_fixes\n"
+        "applied_fixes.log_summary()\n"
     )
     assert "applied True False" in lines
     assert "patched True" in lines
-    assert sum("RPC servers: calls acknowledged" in line for line in lines) == 1, lines
+    summary = [line for line in lines if "Upstream fixes applied: " in line]
+    assert len(summary) == 1, lines
+    assert f"{NAME} ([DEFAULT] messaging_server_fixes)" in summary[0]
 
 
 def test_applied_after_import_patches_at_once_and_remove_restores():
@@ -58,9 +62,12 @@ def test_applied_after_import_patches_at_once_and_remove_restores():
         "print('applied', fixes.apply_for(conf), fixes.is_applied())\n"
         "fixes.remove()\n"
         "print('removed', oslo_messaging.MessageHandlingServer.wait is original)\n"
+        "from oslo_threading_backend._upstream import applied_fixes\n"
+        "print('names', applied_fixes.names())\n"
     )
     assert "applied True True" in lines
     assert "removed True" in lines
+    assert "names []" in lines
 
 
 def test_the_option_turns_it_off_and_the_eventlet_backend_never_gets_it():
