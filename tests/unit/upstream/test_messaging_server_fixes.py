@@ -116,3 +116,24 @@ def test_finish_servers_stops_and_waits_for_a_server_the_service_left_running():
     )
     assert "stopped False False" in lines, lines
     assert any("that the service left running" in line for line in lines), lines
+
+
+def test_after_a_reload_stop_only_the_stopped_servers_are_waited_for():
+    lines = _run(
+        "backend.init_backend(backend.BackendType.THREADING)\n"
+        "conf = cfg.ConfigOpts(); conf([])\n"
+        "fixes.apply_for(conf)\n"
+        "import oslo_messaging\n"
+        "transport = oslo_messaging.get_rpc_transport(conf, url='fake:/')\n"
+        "def make(topic):\n"
+        "    target = oslo_messaging.Target(topic=topic, server='s')\n"
+        "    return oslo_messaging.get_rpc_server(transport, target, [], executor='threading')\n"
+        "stopped, running = make('a'), make('b')\n"
+        "stopped.start(); running.start()\n"
+        "stopped.stop()\n"
+        "fixes.finish_servers(5, stop_running=False)\n"
+        "print('stopped', stopped._work_executor.alive, 'running', running._started)\n"
+        "running.stop(); running.wait()\n"
+    )
+    assert "stopped False running True" in lines, lines
+    assert any("its service never did" in line for line in lines), lines
