@@ -24,6 +24,7 @@ import time
 from typing import Any
 import weakref
 
+from oslo_threading_backend._threads import hung_tasks as _hung_tasks
 from oslo_threading_backend._threads.arg_checks import callable_name as _callable_name
 from oslo_threading_backend._threads.arg_checks import check_callable as _check_callable
 from oslo_threading_backend._threads.arg_checks import check_seconds as _check_seconds
@@ -163,6 +164,7 @@ class LoopingCallBase:
     ) -> None:
         kind = self._KIND
         func_name = _callable_name(self.f)
+        where = kind.rstrip(".").lower()  # as the stuck-task lines say it
         value: Any = True
         error: BaseException | None = None
         try:
@@ -171,6 +173,7 @@ class LoopingCallBase:
             while not self._abort.is_set():
                 self._last_run_failed = False
                 started = _now()
+                watched = _hung_tasks.begin(where, self.f)
                 try:
                     result = self.f(*self.args, **self.kw)
                 except _DONE:
@@ -181,6 +184,8 @@ class LoopingCallBase:
                     LOG.error("%s %r failed", kind, func_name, exc_info=True)
                     self._last_run_failed = True
                     result = 0
+                finally:
+                    _hung_tasks.end(watched)
                 elapsed = _now() - started
                 if self._abort.is_set():
                     break

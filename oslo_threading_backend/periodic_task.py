@@ -23,6 +23,7 @@ from oslo_config import cfg
 from oslo_threading_backend import backend
 from oslo_threading_backend._openstack import opt_registration as _opt_registration
 from oslo_threading_backend._openstack import oslo_service_classes as _oslo_service_classes
+from oslo_threading_backend._threads import hung_tasks as _hung_tasks
 from oslo_threading_backend._threads import pool as _thread_pool
 from oslo_threading_backend.backend import UnsupportedBackendError
 
@@ -283,7 +284,8 @@ class PeriodicTasks(metaclass=_PeriodicTasksMeta):
             self._periodic_last_run[task_name] = _nearest_boundary(last_run, spacing)
             if executor is None:
                 try:
-                    task(self, context)
+                    with _hung_tasks.watching(f"periodic tasks of {cls_name}", task):
+                        task(self, context)
                 except BaseException:
                     if raise_on_error:
                         raise
@@ -340,9 +342,12 @@ class PeriodicTasks(metaclass=_PeriodicTasksMeta):
         # Imported here: the synchronous API must not need the executors registry.
         from oslo_threading_backend import executors
 
+        where = f"periodic tasks of {type(self).__name__}"
+
         def run() -> None:
             try:
-                task(self, context)
+                with _hung_tasks.watching(where, task):
+                    task(self, context)
             except BaseException:
                 # Logged before the future completes, so whoever waits on it sees
                 # the log line.

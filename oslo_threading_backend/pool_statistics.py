@@ -13,11 +13,13 @@ import time
 from typing import Any
 from typing import NamedTuple
 
+from oslo_threading_backend._threads import hung_tasks as _hung_tasks
+
 LOG = logging.getLogger(__name__)
 
 _STATE_MSG = (
     "State of %s ThreadPoolExecutor %s: max_workers: %d, workers: %d, "
-    "idle workers: %d, queued work: %d, stats: %s"
+    "idle workers: %d, queued work: %d, stats: %s, stuck threads: %d"
 )
 _NO_FREE_THREADS_MSG = (
     "The %s pool does not have free threads so the task %s will be queued. If this "
@@ -41,6 +43,8 @@ class PoolState(NamedTuple):
     idle_workers: int
     queued: int
     stats: str
+    #: Threads running a task reported stuck ([DEFAULT] hung_task_threshold) now.
+    stuck: int = 0
 
 
 def format_stats(stats: Any) -> str:
@@ -73,7 +77,7 @@ def pool_state(executor: futures.Executor) -> PoolState:
         delayed = getattr(executor, "_delayed_work", None)
         queued = delayed.qsize() if delayed is not None else 0
     stats = format_stats(getattr(executor, "statistics", None))
-    return PoolState(max_workers, workers, idle, queued, stats)
+    return PoolState(max_workers, workers, idle, queued, stats, _hung_tasks.stuck_count(executor))
 
 
 def log_state(name: str, executor: futures.Executor, when: str, level: int) -> PoolState:

@@ -20,6 +20,7 @@ from oslo_config import cfg
 from oslo_threading_backend import executors
 from oslo_threading_backend import pool_statistics
 from oslo_threading_backend._openstack import opt_registration as _opt_registration
+from oslo_threading_backend._threads import hung_tasks as _hung_tasks
 from oslo_threading_backend._threads import ticker as _ticker
 
 LOG = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class ExecutorStats(NamedTuple):
     workers: int
     idle_workers: int
     queued: int
+    stuck: int = 0
 
 
 class ProcessStats(NamedTuple):
@@ -57,6 +59,8 @@ class ProcessStats(NamedTuple):
     python_threads: int
     os_threads: int | None
     executors: tuple[ExecutorStats, ...]
+    #: Threads of any pool, group or loop running a task reported stuck now.
+    stuck_threads: int = 0
 
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
@@ -118,7 +122,14 @@ def _executor_stats() -> tuple[ExecutorStats, ...]:
             LOG.debug("Could not read the state of executor %s", name, exc_info=True)
             continue
         result.append(
-            ExecutorStats(name, state.max_workers, state.workers, state.idle_workers, state.queued)
+            ExecutorStats(
+                name,
+                state.max_workers,
+                state.workers,
+                state.idle_workers,
+                state.queued,
+                state.stuck,
+            )
         )
     return tuple(sorted(result))
 
@@ -140,6 +151,7 @@ def collect() -> ProcessStats:
         python_threads=threading.active_count(),
         os_threads=_int_field(fields, "Threads"),
         executors=_executor_stats(),
+        stuck_threads=_hung_tasks.stuck_count(),
     )
 
 
@@ -156,7 +168,7 @@ def format_stats(stats: ProcessStats) -> str:
     pools = (
         "; ".join(
             f"{e.name} (max_workers {e.max_workers}, workers {e.workers}, "
-            f"idle workers {e.idle_workers}, queued {e.queued})"
+            f"idle workers {e.idle_workers}, queued {e.queued}, stuck {e.stuck})"
             for e in stats.executors
         )
         or "none"
@@ -164,7 +176,7 @@ def format_stats(stats: ProcessStats) -> str:
     return (
         f"Process statistics of pid {stats.pid}: RSS {_mib(stats.rss_bytes)}, "
         f"peak RSS {_mib(stats.peak_rss_bytes)}, threads {stats.python_threads} "
-        f"(OS threads {os_threads}), executors: {pools}"
+        f"(OS threads {os_threads}), stuck threads {stats.stuck_threads}, executors: {pools}"
     )
 
 

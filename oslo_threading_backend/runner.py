@@ -207,12 +207,14 @@ def check_conf(conf: cfg.ConfigOpts) -> None:
     from oslo_threading_backend._openstack import (
         service_opts as _service_opts,  # imports no futurist
     )
+    from oslo_threading_backend._threads import hung_tasks as _hung_tasks  # nor this
 
     _service_opts.register_service_opts(conf)
     _register_launcher_opts(conf)
     try:
         _config_check.check_values(conf)
         _service_opts.check_shutdown_timeout(conf)
+        _hung_tasks.threshold_from(conf)
     except (cfg.Error, ValueError) as exc:
         raise UsageError(f"the config is not usable: {exc}") from None
 

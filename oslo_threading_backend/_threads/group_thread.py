@@ -15,6 +15,7 @@ import threading
 from typing import Any
 from typing import Protocol
 
+from oslo_threading_backend._threads import hung_tasks as _hung_tasks
 from oslo_threading_backend._threads.arg_checks import callable_name as _callable_name
 from oslo_threading_backend._threads.arg_checks import check_callable as _check_callable
 from oslo_threading_backend._threads.arg_checks import check_seconds as _check_seconds
@@ -187,6 +188,7 @@ class Thread:
         self._func, self._args, self._kwargs = None, (), {}
         result: Any = None
         exception: BaseException | None = None
+        watched = _hung_tasks.begin(f"thread group {getattr(self.group, 'name', '')}", func)
         try:
             result = func(*args, **kwargs)  # type: ignore[misc]
         except BaseException as exc:
@@ -197,6 +199,7 @@ class Thread:
                 )
             exception = exc
         finally:
+            _hung_tasks.end(watched)
             del func, args, kwargs
         group = self.group
         try:

@@ -23,6 +23,8 @@ from oslo_threading_backend._openstack import settle as _settle  # noqa: F401
 import futurist
 from futurist import _utils as futurist_utils
 
+from oslo_threading_backend._threads import hung_tasks as _hung_tasks
+
 LOG = logging.getLogger(__name__)
 
 DEFAULT_IDLE_TIMEOUT = 60.0
@@ -35,22 +37,26 @@ _STOP = object()
 _EXECUTED, _FAILED, _CANCELLED = "executed", "failed", "cancelled"
 
 
-def _run(item: futurist_utils.WorkItem) -> tuple[str, float]:
+def _run(item: futurist_utils.WorkItem, pool: Any = None) -> tuple[str, float]:
     """Run one queued call; what happened and how long it ran.
 
     futurist's WorkItem.run() does the same but does not say how it went (we
     would ask the future, taking its lock twice more per task), and re-raises
-    SystemExit, which would end the pool thread.
+    SystemExit, which would end the pool thread. A task that runs too long is
+    reported (``_hung_tasks``) before its caller sees it end.
     """
     future = item.future
     if not future.set_running_or_notify_cancel():
         return _CANCELLED, 0.0
     started = time.monotonic()
+    watched = _hung_tasks.begin(pool, item.fn)
     try:
         result = item.fn(*item.args, **item.kwargs)
     except BaseException as exc:  # noqa: B036 - the caller gets it through the future
+        _hung_tasks.end(watched)
         future.set_exception(exc)
         return _FAILED, time.monotonic() - started
+    _hung_tasks.end(watched)
     future.set_result(result)
     return _EXECUTED, time.monotonic() - started
 
@@ -198,7 +204,7 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
                 with self._shutdown_lock:
                     self._workers.remove(me)  # type: ignore[arg-type]
                 return
-            outcome, runtime = _run(item)
+            outcome, runtime = _run(item, self)
             del item
             with self._shutdown_lock:
                 if outcome is _CANCELLED:

@@ -39,6 +39,7 @@ from oslo_config import cfg
 from oslo_threading_backend import backend
 from oslo_threading_backend._openstack import opt_registration as _opt_registration
 from oslo_threading_backend._upstream import applied_fixes as _applied_fixes
+from oslo_threading_backend._upstream import futurist_hung_tasks as _futurist_hung_tasks
 
 LOG = logging.getLogger(__name__)
 
@@ -222,6 +223,8 @@ def apply_for(conf: cfg.ConfigOpts) -> bool:
     register_opts(conf)
     if backend.get_backend_type() is not backend.BackendType.THREADING:
         return False
+    # Stuck-task reports reach futurist's pools too ([DEFAULT] hung_task_threshold).
+    _futurist_hung_tasks.apply_for(conf)
     on = bool(conf.futurist_fast_shutdown)
     if not on:
         LOG.debug("[DEFAULT] %s = False: futurist's ThreadWorker is left as it is", OPTION)

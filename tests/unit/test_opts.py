@@ -15,6 +15,7 @@ def test_every_option_is_listed_once_for_the_generator():
         "scatter_gather_thread_pool_size",
         "thread_pool_statistic_period",
         "run_external_periodic_tasks",
+        "hung_task_threshold",
     ):
         assert name in listed
 

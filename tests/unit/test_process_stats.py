@@ -158,12 +158,13 @@ def test_format_stats():
         peak_rss_bytes=None,
         python_threads=5,
         os_threads=6,
-        executors=(process_stats.ExecutorStats("svc.default", 10, 3, 1, 2),),
+        executors=(process_stats.ExecutorStats("svc.default", 10, 3, 1, 2, 1),),
+        stuck_threads=2,
     )
     assert process_stats.format_stats(stats) == (
         "Process statistics of pid 42: RSS 3.0 MiB, peak RSS n/a, threads 5 "
-        "(OS threads 6), executors: svc.default (max_workers 10, workers 3, "
-        "idle workers 1, queued 2)"
+        "(OS threads 6), stuck threads 2, executors: svc.default (max_workers 10, "
+        "workers 3, idle workers 1, queued 2, stuck 1)"
     )
     assert process_stats.format_stats(stats._replace(executors=())).endswith("executors: none")
     with pytest.raises(TypeError, match="ProcessStats"):

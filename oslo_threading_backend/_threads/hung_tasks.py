@@ -1,0 +1,332 @@
+"""Stuck tasks are reported: one WARNING with the thread's stack, one INFO when it ends.
+
+A native thread can wait forever on a lock, a socket without a timeout or a
+database row, and nothing else in the process notices. Every place that runs
+someone's code on a thread of its own (our pools, futurist's pools through
+``_upstream.futurist_hung_tasks``, thread-group threads, looping-call
+iterations, periodic tasks) brackets the call with :func:`begin` and
+:func:`end`. A task still running ``[DEFAULT] hung_task_threshold`` seconds
+after it began gets one WARNING naming where it runs, the task, how long it has
+run and its thread's current stack; when it ends, one INFO says how long it was
+stuck. Nothing is logged per check.
+
+Cost: :func:`begin` and :func:`end` add a dict insert and delete, no lock and
+no wake-up. One watcher thread per process sleeps until the earliest deadline:
+tasks registered while it sleeps end later than it wakes, so they need not wake
+it. It starts with the first task, exits when no task is running at a wake-up,
+and is never inherited by a forked child (a child starts its own).
+
+Nesting (a periodic task inside a looping-call iteration, a task inside a pool
+task): only the innermost task of a thread is reported; the outer ones count as
+stuck with it and are not reported again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import contextlib
+import itertools
+import logging
+import math
+import os
+import sys
+import threading
+import time
+import traceback
+from typing import Any
+
+from oslo_config import cfg
+
+from oslo_threading_backend._openstack import opt_registration as _opt_registration
+from oslo_threading_backend._threads.arg_checks import callable_name as _callable_name
+
+LOG = logging.getLogger(__name__)
+
+OPTION = "hung_task_threshold"
+DEFAULT_THRESHOLD = 600.0
+
+hung_task_opts = [
+    cfg.FloatOpt(
+        OPTION,
+        default=DEFAULT_THRESHOLD,
+        min=0,
+        help="Seconds after which a task still running is reported as stuck: one "
+        "WARNING naming the pool or thread, the task, how long it has run and its "
+        "thread's stack, then one INFO when it ends. Watches the tasks of every "
+        "thread pool of the process (ours and futurist's, so oslo.messaging's RPC "
+        "handlers too), thread-group threads, and each run of a looping call or "
+        "periodic task. 0 turns it off. The default, 10 minutes, is far above any "
+        "RPC timeout (60 s) or periodic task spacing, so a report means a thread "
+        "that will likely never return.",
+    ),
+]
+
+#: Seconds; 0 is off. Read without a lock on every begin().
+_threshold = DEFAULT_THRESHOLD
+
+_seq = itertools.count()
+#: The running tasks (as keys; a dict, not a set, for its atomic copy()).
+_running: dict[Task, None] = {}
+_lock = threading.Lock()
+_wake = threading.Event()
+_watching = False
+
+
+class Task:
+    """One call being watched; returned by :func:`begin`, given back to :func:`end`."""
+
+    __slots__ = ("seq", "ident", "owner", "func", "started", "reported", "covered")
+
+    def __init__(self, owner: Any, func: Any, started: float) -> None:
+        self.seq = next(_seq)
+        self.ident = threading.get_ident()
+        self.owner = owner
+        self.func = func
+        self.started = started
+        #: Set by the watcher when the WARNING was logged.
+        self.reported = False
+        #: Set when a task nested in this one on its thread was reported.
+        self.covered = False
+
+
+def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
+    """Entry point for oslo-config-generator."""
+    return [(None, list(hung_task_opts))]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    """Register the option on ``conf``; safe to call more than once."""
+    _opt_registration.register_missing(conf, hung_task_opts)
+
+
+def check_threshold(value: Any) -> float:
+    """``value`` as seconds >= 0; ValueError naming the option otherwise (one line)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(
+            f"[DEFAULT] {OPTION} must be a number of seconds >= 0 (0 turns it off), not {value!r}"
+        )
+    return float(value)
+
+
+def threshold_from(conf: cfg.ConfigOpts) -> float:
+    """The threshold ``conf`` holds, checked; ValueError (one line) if it is not usable.
+
+    oslo.config's own refusal (``-1``, ``ten``) is turned into the same one line.
+    """
+    register_opts(conf)
+    try:
+        value = getattr(conf, OPTION)
+    except (cfg.Error, ValueError) as exc:
+        raise ValueError(
+            f"[DEFAULT] {OPTION} must be a number of seconds >= 0 (0 turns it off): {exc}"
+        ) from None
+    return check_threshold(value)
+
+
+def configure(conf: cfg.ConfigOpts) -> float:
+    """Take the threshold from ``conf`` (in the launcher, before any fork)."""
+    threshold = threshold_from(conf)
+    set_threshold(threshold)
+    return threshold
+
+
+def set_threshold(seconds: float) -> None:
+    """Report tasks running longer than ``seconds`` (0: off); applies to running ones too."""
+    global _threshold
+    _threshold = check_threshold(seconds)
+    _wake.set()  # the watcher recomputes its deadline
+    if _threshold and _running and not _watching:
+        _start_watcher()
+
+
+def get_threshold() -> float:
+    return _threshold
+
+
+def begin(owner: Any, func: Any) -> Task | None:
+    """Watch ``func`` running now on this thread for ``owner``; None when the check is off.
+
+    ``owner``: a pool (counted in :func:`stuck_count`), or a string saying
+    where the task runs ("thread group g", "looping call").
+    """
+    if not _threshold:
+        return None
+    task = Task(owner, func, time.monotonic())
+    _running[task] = None
+    if not _watching:
+        _start_watcher()
+    return task
+
+
+def end(task: Task | None) -> None:
+    """The task returned (or raised); logs the INFO line if it was reported stuck."""
+    if task is None:
+        return
+    _running.pop(task, None)
+    if task.reported:
+        LOG.info(
+            "Task %s on %s (thread %s) was stuck for %.1f s; it has ended",
+            _task_name(task.func),
+            describe(task.owner),
+            _thread_name(task.ident),
+            time.monotonic() - task.started,
+        )
+
+
+@contextlib.contextmanager
+def watching(owner: Any, func: Any) -> Iterator[None]:
+    """``begin`` and ``end`` around a block (for the callers that are not per-task hot)."""
+    task = begin(owner, func)
+    try:
+        yield
+    finally:
+        end(task)
+
+
+def describe(owner: Any) -> str:
+    """Where a task runs, as the lines say it: a pool's name, never an address."""
+    if owner is None:
+        return "a thread"
+    if isinstance(owner, str):
+        return owner
+    name = getattr(owner, "name", None)
+    kind = type(owner)
+    kind_name = f"{kind.__module__.split('.')[0]} {kind.__qualname__}"
+    return f"pool {name}" if isinstance(name, str) and name else kind_name
+
+
+def _task_name(func: Any) -> str:
+    try:
+        return _callable_name(func)
+    except Exception:  # a name must never break the report
+        return type(func).__qualname__
+
+
+def _thread_name(ident: int) -> str:
+    for thread in threading.enumerate():
+        if thread.ident == ident:
+            return thread.name
+    return f"ident {ident}"
+
+
+def _stuck_idents(tasks: list[Task]) -> set[int]:
+    return {task.ident for task in tasks if task.reported}
+
+
+def stuck_count(owner: Any = None) -> int:
+    """Threads stuck now: in ``owner``'s tasks, or in the whole process (None)."""
+    tasks = list(_running.copy())
+    stuck = _stuck_idents(tasks)
+    if owner is None:
+        return len(stuck)
+    return len({t.ident for t in tasks if t.ident in stuck and t.owner is owner})
+
+
+# -- the watcher ---------------------------------------------------------------
+
+
+def _start_watcher() -> None:
+    global _watching
+    with _lock:
+        if _watching:
+            return
+        thread = threading.Thread(target=_watch, name="hung-task-watcher", daemon=True)
+        thread.start()
+        _watching = True
+
+
+def _keep_watching(threshold: float) -> bool:
+    """False, and the watcher is gone, when no task runs or the check is off.
+
+    begin() (or set_threshold()) starts a new one.
+    """
+    global _watching
+    with _lock:
+        _watching = False
+        # A begin() that saw _watching True added its task before: it is seen here.
+        if _running and threshold:
+            _watching = True
+    return _watching
+
+
+def _watch() -> None:
+    while True:
+        _wake.clear()
+        threshold = _threshold
+        if not _keep_watching(threshold):
+            return
+        now = time.monotonic()
+        next_check = now + threshold
+        for due in _check(list(_running.copy()), threshold, now):
+            next_check = min(next_check, due)
+        _wake.wait(max(next_check - time.monotonic(), 0.001))
+
+
+def _check(tasks: list[Task], threshold: float, now: float) -> Iterator[float]:
+    """Report the overdue innermost task of each thread; yield when to look again."""
+    by_thread: dict[int, list[Task]] = {}
+    for task in tasks:
+        by_thread.setdefault(task.ident, []).append(task)
+    for thread_tasks in by_thread.values():
+        thread_tasks.sort(key=lambda t: t.seq)
+        inner = thread_tasks[-1]
+        if inner.reported or inner.covered:
+            continue
+        if inner.started + threshold > now:
+            # Overdue outer tasks wait for the inner one's verdict (it is due last).
+            yield min(t.started + threshold for t in thread_tasks if t.started + threshold > now)
+            continue
+        _report(inner, now)
+        for outer in thread_tasks[:-1]:
+            outer.covered = True
+
+
+def _report(task: Task, now: float) -> None:
+    task.reported = True
+    frame = sys._current_frames().get(task.ident)
+    stack = "".join(traceback.format_stack(frame)).rstrip() if frame else "  (no stack)"
+    del frame
+    LOG.warning(
+        "Task %s on %s (thread %s) has run for %.1f s, longer than [DEFAULT] %s "
+        "(%g s): it may be stuck. Its thread's stack (most recent call last):\n%s",
+        _task_name(task.func),
+        describe(task.owner),
+        _thread_name(task.ident),
+        now - task.started,
+        OPTION,
+        _threshold,
+        stack,
+    )
+
+
+def _after_fork_in_child() -> None:
+    # The watcher thread and the parent's other threads do not exist here: keep
+    # only the tasks of the thread that forked; begin() starts a new watcher.
+    global _lock, _wake, _watching, _running
+    _lock = threading.Lock()
+    _wake = threading.Event()
+    _watching = False
+    me = threading.get_ident()
+    _running = {task: None for task in list(_running) if task.ident == me}
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+__all__ = [
+    "OPTION",
+    "Task",
+    "begin",
+    "configure",
+    "end",
+    "get_threshold",
+    "list_opts",
+    "register_opts",
+    "set_threshold",
+    "stuck_count",
+    "watching",
+]
