@@ -4,7 +4,9 @@ import sys
 
 import pytest
 
+from oslo_threading_backend._threads import hung_tasks as _hung_tasks
 from oslo_threading_backend._upstream import futurist_fixes as _futurist_fixes
+from oslo_threading_backend._upstream import futurist_hung_tasks as _futurist_hung_tasks
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +18,8 @@ def _futurist_as_installed():
     """
     yield
     _futurist_fixes.remove()
+    _futurist_hung_tasks.remove()
+    _hung_tasks.set_threshold(_hung_tasks.DEFAULT_THRESHOLD)  # a launcher set it from its conf
 
 
 @pytest.fixture(autouse=True)

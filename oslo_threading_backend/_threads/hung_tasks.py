@@ -43,6 +43,7 @@ from oslo_threading_backend._threads.arg_checks import callable_name as _callabl
 LOG = logging.getLogger(__name__)
 
 OPTION = "hung_task_threshold"
+WATCHER_NAME = "hung-task-watcher"
 DEFAULT_THRESHOLD = 600.0
 
 hung_task_opts = [
@@ -100,16 +101,12 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
 
 
 def check_threshold(value: Any) -> float:
-    """``value`` as seconds >= 0; ValueError naming the option otherwise (one line)."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(
-            f"[DEFAULT] {OPTION} must be a number of seconds >= 0 (0 turns it off), not {value!r}"
-        )
+    """``value`` as seconds >= 0, or an error naming the option (one line)."""
+    allowed = f"[DEFAULT] {OPTION} must be a number of seconds >= 0 (0 turns it off)"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{allowed}, not {type(value).__name__} ({value!r})")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{allowed}, not {value!r}")
     return float(value)
 
 
@@ -120,12 +117,15 @@ def threshold_from(conf: cfg.ConfigOpts) -> float:
     """
     register_opts(conf)
     try:
-        value = getattr(conf, OPTION)
+        return check_threshold(getattr(conf, OPTION))
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
     except (cfg.Error, ValueError) as exc:
+        if str(exc).startswith(f"[DEFAULT] {OPTION} "):
+            raise
         raise ValueError(
             f"[DEFAULT] {OPTION} must be a number of seconds >= 0 (0 turns it off): {exc}"
         ) from None
-    return check_threshold(value)
 
 
 def configure(conf: cfg.ConfigOpts) -> float:
@@ -235,7 +235,7 @@ def _start_watcher() -> None:
     with _lock:
         if _watching:
             return
-        thread = threading.Thread(target=_watch, name="hung-task-watcher", daemon=True)
+        thread = threading.Thread(target=_watch, name=WATCHER_NAME, daemon=True)
         thread.start()
         _watching = True
 
@@ -319,6 +319,7 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 __all__ = [
     "OPTION",
+    "WATCHER_NAME",
     "Task",
     "begin",
     "configure",
