@@ -119,7 +119,7 @@ def _log_throughput(tasks: SchedulerTasks, context: object) -> None:
         level,
         "Throughput of pid %d: %d requests in %.1f s (%.1f/s), %d since start, "
         "%d cell answers skipped; scatter_gather pool: max_workers %d, workers %d, "
-        "idle %d, queued %d, %s",
+        "idle %d, queued %d, %s, stuck %d",
         os.getpid(),
         count,
         seconds,
