@@ -35,6 +35,7 @@ from oslo_threading_backend._threads.group_thread import ThreadCancelled
 from oslo_threading_backend._threads.group_thread import current_thread
 from oslo_threading_backend._threads.group_thread import stop_requested
 from oslo_threading_backend._threads.group_timers import GroupTimers
+from oslo_threading_backend._threads.hung_tasks import runs_until_stopped
 
 LOG = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ __all__ = [
     "ThreadCancelled",
     "ThreadGroup",
     "current_thread",
+    "runs_until_stopped",
     "stop_requested",
 ]
 

@@ -202,6 +202,7 @@ class Services:
                 self.tg.add_thread(self.run_service, service, self.done)
 
     @staticmethod
+    @threadgroup.runs_until_stopped  # the service's life, not a task: never "stuck"
     def run_service(service: ServiceBase, done: threading.Event) -> None:
         try:
             service.start()

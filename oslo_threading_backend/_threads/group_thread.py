@@ -188,7 +188,7 @@ class Thread:
         self._func, self._args, self._kwargs = None, (), {}
         result: Any = None
         exception: BaseException | None = None
-        watched = _hung_tasks.begin(f"thread group {getattr(self.group, 'name', '')}", func)
+        watched = _hung_tasks.begin_thread(f"thread group {getattr(self.group, 'name', '')}", func)
         try:
             result = func(*args, **kwargs)  # type: ignore[misc]
         except BaseException as exc:

@@ -23,6 +23,7 @@ stuck with it and are not reported again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterator
 import contextlib
 import itertools
@@ -34,6 +35,7 @@ import threading
 import time
 import traceback
 from typing import Any
+from typing import TypeVar
 
 from oslo_config import cfg
 
@@ -44,6 +46,8 @@ LOG = logging.getLogger(__name__)
 
 OPTION = "hung_task_threshold"
 WATCHER_NAME = "hung-task-watcher"
+_RUNS_UNTIL_STOPPED = "_oslo_threading_runs_until_stopped"
+_F = TypeVar("_F", bound=Callable[..., Any])
 DEFAULT_THRESHOLD = 600.0
 
 hung_task_opts = [
@@ -176,6 +180,23 @@ def end(task: Task | None) -> None:
             _thread_name(task.ident),
             time.monotonic() - task.started,
         )
+
+
+def runs_until_stopped(func: _F) -> _F:
+    """Mark a thread-group target that serves until stopped: its thread is not a task.
+
+    A group thread is otherwise watched as one task from its start, and one
+    that serves for the life of the service would be reported as stuck.
+    """
+    setattr(func, _RUNS_UNTIL_STOPPED, True)
+    return func
+
+
+def begin_thread(owner: Any, func: Any) -> Task | None:
+    """:func:`begin` for a group thread's target, unless it runs until stopped."""
+    if getattr(func, _RUNS_UNTIL_STOPPED, False):
+        return None
+    return begin(owner, func)
 
 
 @contextlib.contextmanager
@@ -322,11 +343,13 @@ __all__ = [
     "WATCHER_NAME",
     "Task",
     "begin",
+    "begin_thread",
     "configure",
     "end",
     "get_threshold",
     "list_opts",
     "register_opts",
+    "runs_until_stopped",
     "set_threshold",
     "stuck_count",
     "watching",

@@ -180,6 +180,7 @@ class SchedulerService(service.Service):
 
     # -- a request thread ------------------------------------------------------
 
+    @threadgroup.runs_until_stopped  # serves for the worker's life: not a stuck task
     def _serve_requests(self) -> None:
         """Take a request and schedule it, until the service is stopped."""
         stop = threadgroup.current_thread().stop_event

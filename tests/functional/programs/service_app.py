@@ -18,6 +18,7 @@ from oslo_log import log as logging
 
 from oslo_threading_backend import executors
 from oslo_threading_backend import service
+from oslo_threading_backend import threadgroup
 
 LOG = logging.getLogger(__name__)
 app_opts = [cfg.StrOpt("value", default="initial", mutable=True, help="Reported on reset.")]
@@ -88,6 +89,7 @@ class AppService(service.Service):
         gate.wait(10)
         self.emit("futurist-pool-started", size=size)
 
+    @threadgroup.runs_until_stopped  # serves until stop(): not a stuck task
     def _requests(self, stopping):
         while not stopping.is_set():
             # One request: it always runs to its end, even during a shutdown.

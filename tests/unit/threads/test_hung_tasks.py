@@ -380,3 +380,23 @@ def test_default_is_ten_minutes():
     conf([])
     hung_tasks.register_opts(conf)
     assert conf.hung_task_threshold == 600
+
+
+def test_a_group_thread_that_runs_until_stopped_is_not_a_task(release, log):
+    worker = Worker(release)
+    serve = threadgroup.runs_until_stopped(lambda: worker.block())
+    group = threadgroup.ThreadGroup(name="server")
+    group.add_thread(serve)
+    worker.started.wait(polling.WAIT)
+    threading.Event().wait(THRESHOLD * 3)
+    assert not _records(log, logging.WARNING)
+    assert hung_tasks.stuck_count() == 0
+    release.set()
+    group.wait()
+
+
+def test_the_launchers_service_thread_is_not_a_task():
+    """Services runs each service for its whole life on a group thread."""
+    from oslo_threading_backend._processes import service_base
+
+    assert hung_tasks.begin_thread("g", service_base.Services.run_service) is None
