@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Iterator
 import contextlib
-import itertools
 import logging
 import math
 import os
@@ -69,8 +68,8 @@ hung_task_opts = [
 #: Seconds; 0 is off. Read without a lock on every begin().
 _threshold = DEFAULT_THRESHOLD
 
-_seq = itertools.count()
-#: The running tasks (as keys; a dict, not a set, for its atomic copy()).
+#: The running tasks, as keys: a dict, not a set, for its atomic copy() and its
+#: order (a task nested in another on one thread comes after it).
 _running: dict[Task, None] = {}
 _lock = threading.Lock()
 _wake = threading.Event()
@@ -80,10 +79,9 @@ _watching = False
 class Task:
     """One call being watched; returned by :func:`begin`, given back to :func:`end`."""
 
-    __slots__ = ("seq", "ident", "owner", "func", "started", "reported", "covered")
+    __slots__ = ("ident", "owner", "func", "started", "reported", "covered")
 
     def __init__(self, owner: Any, func: Any, started: float) -> None:
-        self.seq = next(_seq)
         self.ident = threading.get_ident()
         self.owner = owner
         self.func = func
@@ -294,7 +292,6 @@ def _check(tasks: list[Task], threshold: float, now: float) -> Iterator[float]:
     for task in tasks:
         by_thread.setdefault(task.ident, []).append(task)
     for thread_tasks in by_thread.values():
-        thread_tasks.sort(key=lambda t: t.seq)
         inner = thread_tasks[-1]
         if inner.reported or inner.covered:
             continue
