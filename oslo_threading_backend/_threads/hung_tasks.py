@@ -79,7 +79,7 @@ _watching = False
 class Task:
     """One call being watched; returned by :func:`begin`, given back to :func:`end`."""
 
-    __slots__ = ("ident", "owner", "func", "started", "reported", "covered")
+    __slots__ = ("ident", "owner", "func", "started", "reported", "covered", "told")
 
     def __init__(self, owner: Any, func: Any, started: float) -> None:
         self.ident = threading.get_ident()
@@ -90,6 +90,8 @@ class Task:
         self.reported = False
         #: Set when a task nested in this one on its thread was reported.
         self.covered = False
+        #: Set once the INFO line about its end was logged.
+        self.told = False
 
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
@@ -171,13 +173,23 @@ def end(task: Task | None) -> None:
         return
     _running.pop(task, None)
     if task.reported:
-        LOG.info(
-            "Task %s on %s (thread %s) was stuck for %.1f s; it has ended",
-            _task_name(task.func),
-            describe(task.owner),
-            _thread_name(task.ident),
-            time.monotonic() - task.started,
-        )
+        _tell_end(task)
+
+
+def _tell_end(task: Task) -> None:
+    # Once, and after the WARNING (logged under _lock): end() and the watcher may
+    # both see that a task reported just now has ended.
+    with _lock:
+        if task.told:
+            return
+        task.told = True
+    LOG.info(
+        "Task %s on %s (thread %s) was stuck for %.1f s; it has ended",
+        _task_name(task.func),
+        describe(task.owner),
+        _thread_name(task.ident),
+        time.monotonic() - task.started,
+    )
 
 
 def runs_until_stopped(func: _F) -> _F:
@@ -305,21 +317,26 @@ def _check(tasks: list[Task], threshold: float, now: float) -> Iterator[float]:
 
 
 def _report(task: Task, now: float) -> None:
-    task.reported = True
-    frame = sys._current_frames().get(task.ident)
-    stack = "".join(traceback.format_stack(frame)).rstrip() if frame else "  (no stack)"
-    del frame
-    LOG.warning(
-        "Task %s on %s (thread %s) has run for %.1f s, longer than [DEFAULT] %s "
-        "(%g s): it may be stuck. Its thread's stack (most recent call last):\n%s",
-        _task_name(task.func),
-        describe(task.owner),
-        _thread_name(task.ident),
-        now - task.started,
-        OPTION,
-        _threshold,
-        stack,
-    )
+    with _lock:
+        if task not in _running:
+            return  # it ended meanwhile
+        task.reported = True
+        frame = sys._current_frames().get(task.ident)
+        stack = "".join(traceback.format_stack(frame)).rstrip() if frame else "  (no stack)"
+        del frame
+        LOG.warning(
+            "Task %s on %s (thread %s) has run for %.1f s, longer than [DEFAULT] %s "
+            "(%g s): it may be stuck. Its thread's stack (most recent call last):\n%s",
+            _task_name(task.func),
+            describe(task.owner),
+            _thread_name(task.ident),
+            now - task.started,
+            OPTION,
+            _threshold,
+            stack,
+        )
+    if task not in _running:
+        _tell_end(task)  # end() may have missed that it was reported
 
 
 def _after_fork_in_child() -> None:
