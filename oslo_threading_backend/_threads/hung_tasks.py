@@ -267,7 +267,11 @@ def _start_watcher() -> None:
         if _watching:
             return
         thread = threading.Thread(target=_watch, name=WATCHER_NAME, daemon=True)
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError:  # "can't start new thread": never fail the task for it
+            LOG.debug("Could not start the stuck-task watcher", exc_info=True)
+            return
         _watching = True
 
 
