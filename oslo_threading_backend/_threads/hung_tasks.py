@@ -58,10 +58,12 @@ hung_task_opts = [
         "WARNING naming the pool or thread, the task, how long it has run and its "
         "thread's stack, then one INFO when it ends. Watches the tasks of every "
         "thread pool of the process (ours and futurist's, so oslo.messaging's RPC "
-        "handlers too), thread-group threads, and each run of a looping call or "
-        "periodic task. 0 turns it off. The default, 10 minutes, is far above any "
-        "RPC timeout (60 s) or periodic task spacing, so a report means a thread "
-        "that will likely never return.",
+        "handlers too), thread-group threads (but targets marked "
+        "threadgroup.runs_until_stopped), and each run of a looping call or "
+        "periodic task. 0 turns it off; floats are accepted. The default, 10 "
+        "minutes (as Tomcat's and WebSphere's stuck-thread detection), is ten "
+        "times oslo.messaging's RPC timeout and above any periodic task spacing, "
+        "so a report means a thread that will likely never return.",
     ),
 ]
 
