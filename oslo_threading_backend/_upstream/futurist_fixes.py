@@ -223,11 +223,11 @@ def apply_for(conf: cfg.ConfigOpts) -> bool:
     register_opts(conf)
     if backend.get_backend_type() is not backend.BackendType.THREADING:
         return False
-    # Stuck-task reports reach futurist's pools too ([DEFAULT] hung_task_threshold).
-    _futurist_hung_tasks.apply_for(conf)
     on = bool(conf.futurist_fast_shutdown)
     if not on:
         LOG.debug("[DEFAULT] %s = False: futurist's ThreadWorker is left as it is", OPTION)
     applied = on and apply()
+    # Stuck-task reports reach futurist's pools too ([DEFAULT] hung_task_threshold).
+    _futurist_hung_tasks.apply_for(conf)
     _applied_fixes.log_summary()
     return applied

@@ -7,7 +7,7 @@ so a task stuck in any ``futurist.ThreadPoolExecutor`` of the process is
 reported as our own pools' are, and counted in its pool's statistics. Nothing
 else of futurist changes. ``futurist_fixes.apply_for()`` applies it together with
 the fast shutdown, in the master before it forks (workers inherit it) and in a
-spawned worker.
+spawned worker, unless the threshold is 0; the fixes' summary line names it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from typing import Any
 
 from oslo_threading_backend import backend
 from oslo_threading_backend._threads import hung_tasks as _hung_tasks
+from oslo_threading_backend._upstream import applied_fixes as _applied_fixes
+
+#: The fix's name in the one-line summary of the fixes applied (:mod:`.applied_fixes`).
+NAME = "futurist stuck-task reports"
 
 _lock = threading.Lock()
 _installed: Any = None  # our wrapper of WorkItem.run, while it is in place
@@ -66,6 +70,12 @@ def apply() -> bool:
             return False
         _installed = _wrap(work_item.run)
         work_item.run = _installed
+    _applied_fixes.applied(
+        NAME,
+        "futurist's WorkItem.run() is watched: a task of any futurist pool running longer "
+        f"than [DEFAULT] {_hung_tasks.OPTION} is reported",
+        f"[DEFAULT] {_hung_tasks.OPTION}",
+    )
     return True
 
 
@@ -75,7 +85,9 @@ def apply_for(conf: Any) -> bool:
     :raises ValueError: the threshold is not a number of seconds >= 0 (one
         line naming the option), before anything is changed.
     """
-    _hung_tasks.configure(conf)
+    if not _hung_tasks.configure(conf):
+        remove()  # 0: off, and futurist left as it is
+        return False
     return apply()
 
 
@@ -86,3 +98,4 @@ def remove() -> None:
         if is_applied():
             _work_item_class().run = _installed.__wrapped__
         _installed = None
+    _applied_fixes.withdrawn(NAME)

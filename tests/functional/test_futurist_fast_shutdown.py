@@ -70,4 +70,4 @@ def test_with_the_option_off_futurist_waits_out_its_poll(service_process):
     assert min(downs) > POLL * 0.8, downs
     assert took > POLL * 0.8, took
     assert "idle workers are woken at shutdown" not in run.log()
-    assert "Upstream fixes applied" not in run.log()
+    assert "futurist fast shutdown ([DEFAULT]" not in run.log()

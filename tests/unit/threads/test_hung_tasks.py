@@ -400,3 +400,24 @@ def test_the_launchers_service_thread_is_not_a_task():
     from oslo_threading_backend._processes import service_base
 
     assert hung_tasks.begin_thread("g", service_base.Services.run_service) is None
+
+
+def test_the_fix_layer_names_it_in_the_summary_and_leaves_futurist_alone_when_off():
+    from oslo_threading_backend._upstream import applied_fixes
+
+    conf = cfg.ConfigOpts()
+    conf([])
+    futurist_fixes.register_opts(conf)
+    hung_tasks.register_opts(conf)
+    conf.set_override("hung_task_threshold", 0)
+    futurist_fixes.apply_for(conf)
+    assert not futurist_hung_tasks.is_applied()
+    assert futurist_hung_tasks.NAME not in applied_fixes.names()
+    conf.set_override("hung_task_threshold", 0.3)
+    futurist_fixes.apply_for(conf)
+    assert futurist_hung_tasks.is_applied()
+    assert "futurist stuck-task reports ([DEFAULT] hung_task_threshold)" in (
+        applied_fixes.summary()
+    )
+    futurist_hung_tasks.remove()
+    assert futurist_hung_tasks.NAME not in applied_fixes.names()

@@ -27,7 +27,10 @@ POLL = 5.0
 FAST = POLL / 2  # well under the poll: the threads were woken
 SLOW = POLL * 0.8  # the threads waited out the poll
 LOG_LINE = "idle workers are woken at shutdown"
-SUMMARY = "Upstream fixes applied: futurist fast shutdown ([DEFAULT] futurist_fast_shutdown)"
+SUMMARY = (
+    "Upstream fixes applied: futurist fast shutdown ([DEFAULT] futurist_fast_shutdown), "
+    "futurist stuck-task reports ([DEFAULT] hung_task_threshold)"
+)
 
 
 @pytest.fixture
