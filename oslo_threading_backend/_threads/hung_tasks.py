@@ -38,6 +38,7 @@ from typing import TypeVar
 
 from oslo_config import cfg
 
+from oslo_threading_backend._openstack import config_check as _config_check
 from oslo_threading_backend._openstack import opt_registration as _opt_registration
 from oslo_threading_backend._threads.arg_checks import callable_name as _callable_name
 
@@ -117,20 +118,29 @@ def check_threshold(value: Any) -> float:
 
 
 def threshold_from(conf: cfg.ConfigOpts) -> float:
-    """The threshold ``conf`` holds, checked; ValueError (one line) if it is not usable.
+    """The threshold ``conf`` holds, checked before any fork.
 
-    oslo.config's own refusal (``-1``, ``ten``) is turned into the same one line.
+    :raises InvalidConfigValue: (a ValueError) one line naming the file, the
+        option, the value and what is allowed: oslo.config's own refusal
+        (``-1``, ``ten``) as every option's, and ``nan`` or ``inf``, which
+        oslo.config's FloatOpt accepts.
     """
     register_opts(conf)
     try:
-        return check_threshold(getattr(conf, OPTION))
-    except TypeError as exc:
-        raise ValueError(str(exc)) from None
-    except (cfg.Error, ValueError) as exc:
-        if str(exc).startswith(f"[DEFAULT] {OPTION} "):
-            raise
-        raise ValueError(
-            f"[DEFAULT] {OPTION} must be a number of seconds >= 0 (0 turns it off): {exc}"
+        value = getattr(conf, OPTION)
+    except (cfg.Error, ValueError):
+        _config_check.check_values(conf)  # the one line, as for any option
+        raise
+    try:
+        return check_threshold(value)
+    except (TypeError, ValueError):
+        raise _config_check.InvalidConfigValue(
+            "DEFAULT",
+            OPTION,
+            value,
+            None,
+            "not a finite number of seconds",
+            "a number of seconds >= 0 (0 turns it off)",
         ) from None
 
 

@@ -79,7 +79,7 @@ def test_a_task_stuck_on_a_lock_is_reported_once_with_its_stack_then_its_end(
 
 
 def test_a_bad_threshold_is_refused_before_any_fork_in_one_line(tmp_path):
-    for value in ("-1", "ten"):
+    for value in ("-1", "ten", "nan"):
         conf = tmp_path / "bad.conf"
         conf.write_text(f"[DEFAULT]\nhung_task_threshold = {value}\n")
         done = run_command(
@@ -90,8 +90,7 @@ def test_a_bad_threshold_is_refused_before_any_fork_in_one_line(tmp_path):
         )
         assert done.returncode == 2, done.stderr
         (line,) = done.stderr.splitlines()
-        assert line.startswith(
-            "oslo-threading-run: error: the config is not usable: [DEFAULT] "
-            "hung_task_threshold must be a number of seconds >= 0"
-        ), line
+        assert line.startswith("oslo-threading-run: error: the config is not usable: "), line
+        assert "[DEFAULT] hung_task_threshold = " in line, line
+        assert value in line and " is not valid: " in line, line
         assert done.stdout == ""
