@@ -26,9 +26,15 @@ import sys
 from typing import NoReturn
 
 from oslo_threading_backend._openstack import exec_site as _exec_site
+from oslo_threading_backend._processes import glibc_malloc as _glibc_malloc
 
 PROG = _exec_site.PROG
 USAGE = f"usage: {PROG} PROGRAM [ARGS...]"
+
+#: "off" (the default): PROGRAM starts with glibc's per-thread malloc caches off;
+#: "keep": GLIBC_TUNABLES is left as it is.
+TCACHE = "OSLO_THREADING_EXEC_TCACHE"
+TCACHE_VALUES = ("off", "keep")
 
 #: Exit statuses of a program that could not be run (those of env(1) and shells).
 USAGE_ERROR = 2
@@ -45,6 +51,11 @@ native threads, no eventlet. The rest of oslo.service (opts, wsgi, sslutils,
 ...) stays oslo.service's. Works for every Python process PROGRAM runs, its
 re-executions and the Python processes it starts (through PYTHONPATH and
 {_exec_site.MARKER}=1 in their environment).
+
+Unless {TCACHE}=keep, PROGRAM starts with glibc's per-thread malloc caches
+off (glibc.malloc.tcache_count=0 added to GLIBC_TUNABLES, unless that sets
+tcache_count itself): each pool thread's cache holds up to ~240 KB that no
+trim reaches.
 
 The top process writes one line to stderr at start, and one at exit if PROGRAM
 never imported those modules. The exit status is PROGRAM's; 2 for a bad
@@ -95,6 +106,15 @@ def bootstrap_environment(environ: dict[str, str]) -> dict[str, str]:
     )
     env[_exec_site.MARKER] = "1"
     env.pop(_exec_site.TOP_PID, None)
+    tcache = env.get(TCACHE, "off").strip().lower() or "off"
+    if tcache not in TCACHE_VALUES:
+        raise ValueError(
+            f"{TCACHE} must be one of {', '.join(TCACHE_VALUES)}, not {env[TCACHE]!r}"
+        )
+    if tcache == "off":
+        # Read by glibc at the program's start only: each pool thread's cache of
+        # freed small chunks (up to ~240 KB) is out of malloc_trim()'s reach.
+        env["GLIBC_TUNABLES"] = _glibc_malloc.with_tcache_off(env.get("GLIBC_TUNABLES", ""))
     return env
 
 
@@ -118,7 +138,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
             USAGE_ERROR,
         )
     executable = _resolve(program)
-    env = bootstrap_environment(dict(os.environ))
+    try:
+        env = bootstrap_environment(dict(os.environ))
+    except ValueError as exc:
+        _fail(str(exc), USAGE_ERROR)
     sys.stdout.flush()
     sys.stderr.flush()
     try:

@@ -29,6 +29,7 @@ from oslo_threading_backend._openstack import service_config as _service_config
 from oslo_threading_backend._openstack import service_opts as _service_opts
 from oslo_threading_backend._processes import in_process as _in_process
 from oslo_threading_backend._processes import master as _master
+from oslo_threading_backend._processes import memory as _memory
 from oslo_threading_backend._processes import service_base as _service_base
 from oslo_threading_backend._processes import worker as _worker
 from oslo_threading_backend._upstream import futurist_fixes as _futurist_fixes
@@ -77,9 +78,9 @@ def _check_wait_interval(wait_interval: object) -> float:
 def _adopt_conf(conf: cfg.ConfigOpts) -> None:
     """The launcher's conf carries the service options and sizes the named pools.
 
-    futurist's fast shutdown and the fix of oslo.messaging's RPC servers are
-    applied here, in the master before any fork, so that the workers inherit
-    them. Every registered option is read: a bad value raises
+    futurist's fixes, the fix of oslo.messaging's RPC servers and glibc's arena
+    cap are applied here, in the master before any fork, so that the workers
+    inherit them. Every registered option is read: a bad value raises
     :class:`~._config_check.InvalidConfigValue` here, not in a worker.
     """
     if not isinstance(conf, cfg.ConfigOpts):
@@ -92,7 +93,9 @@ def _adopt_conf(conf: cfg.ConfigOpts) -> None:
     process_stats.register_opts(conf)
     _messaging_server_fixes.apply_for(conf)
     _futurist_fixes.apply_for(conf)  # then logs the one line of the fixes on
+    _memory.register_opts(conf)
     _config_check.check_values(conf)
+    _memory.apply_for(conf)
 
 
 def _check_spawnable(service: _service_base.ServiceBase, conf: cfg.ConfigOpts) -> None:

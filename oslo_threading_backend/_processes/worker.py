@@ -24,6 +24,7 @@ from oslo_threading_backend import thread_dump
 from oslo_threading_backend._openstack import service_config as _service_config
 from oslo_threading_backend._openstack import service_opts as _service_opts
 from oslo_threading_backend._processes import logflush as _logflush
+from oslo_threading_backend._processes import memory as _memory
 from oslo_threading_backend._processes import service_base as _service_base
 from oslo_threading_backend._processes import service_wait as _service_wait
 from oslo_threading_backend._processes import worker_channel as _worker_channel
@@ -75,10 +76,11 @@ class ServiceWrapper(cotyledon.Service):
         if conf is not None and thread_dump.installed_signal() is None:
             thread_dump.install(conf)
         if conf is not None:
-            # A forked worker inherits the master's futurist fix; a spawned one
+            # A forked worker inherits the master's futurist and malloc fixes; a spawned one
             # (a fresh interpreter) applies it here. Idempotent.
             _messaging_server_fixes.apply_for(conf)
             _futurist_fixes.apply_for(conf)
+            _memory.apply_for(conf)
 
     def run(self) -> None:
         """Start the service; runs in a thread of its own (cotyledon's, or a reload's)."""

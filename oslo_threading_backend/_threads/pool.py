@@ -23,6 +23,7 @@ from oslo_threading_backend._openstack import settle as _settle  # noqa: F401
 import futurist
 from futurist import _utils as futurist_utils
 
+from oslo_threading_backend._processes import glibc_malloc as _glibc_malloc
 from oslo_threading_backend._threads import hung_tasks as _hung_tasks
 
 LOG = logging.getLogger(__name__)
@@ -198,6 +199,8 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
                     if self._idle and not self._shutdown:
                         self._idle -= 1
                         self._workers.remove(me)  # type: ignore[arg-type]
+                        # Its malloc cache is freed once it has exited: trim then.
+                        _glibc_malloc.trimmer.request()
                         return
                 continue
             if item is _STOP:

@@ -30,6 +30,7 @@ from concurrent import futures
 import functools
 import importlib.metadata
 import logging
+import sys
 import threading
 from typing import Any
 import weakref
@@ -40,12 +41,15 @@ from oslo_threading_backend import backend
 from oslo_threading_backend._openstack import opt_registration as _opt_registration
 from oslo_threading_backend._upstream import applied_fixes as _applied_fixes
 from oslo_threading_backend._upstream import futurist_hung_tasks as _futurist_hung_tasks
+from oslo_threading_backend._upstream import futurist_pool_growth as _pool_growth
 
 LOG = logging.getLogger(__name__)
 
 OPTION = "futurist_fast_shutdown"
 #: The fix's name in the one-line summary of the fixes applied (:mod:`.applied_fixes`).
 NAME = "futurist fast shutdown"
+ON_DEMAND_OPTION = "futurist_threads_on_demand"
+ON_DEMAND_NAME = "futurist threads on demand"
 
 futurist_fix_opts = [
     cfg.BoolOpt(
@@ -58,6 +62,17 @@ futurist_fix_opts = [
         "took up to a second at SIGTERM. Queued work still runs before the pool "
         "stops. Applied by the launchers on the threading backend only; False "
         "leaves futurist as it is.",
+    ),
+    cfg.BoolOpt(
+        ON_DEMAND_OPTION,
+        default=True,
+        help="futurist.ThreadPoolExecutor pools (the application's own and "
+        "oslo.messaging's 'threading' executor) start a thread only when no idle "
+        "thread can take the task, and a thread idle for thread_pool_idle_timeout "
+        "seconds exits, as this package's own pools. futurist starts a thread on "
+        "every submit until max_workers and never lets one go, so each pool holds "
+        "its peak number of threads, and their memory, for good. Applied by the "
+        "launchers on the threading backend only; False leaves futurist as it is.",
     ),
 ]
 
@@ -87,6 +102,13 @@ def _futurist() -> tuple[Any, Any]:
     from futurist import _utils
 
     return _thread, _utils
+
+
+def _futurist_futures() -> Any:
+    backend.settle_backend()
+    from futurist import _futures
+
+    return _futures
 
 
 def _missing(thread_mod: Any, utils_mod: Any) -> str | None:
@@ -198,9 +220,56 @@ def apply() -> bool:
     return True
 
 
+def apply_threads_on_demand(idle_timeout: float | None) -> bool:
+    """Start futurist's pool threads on demand, retire them after ``idle_timeout`` s idle.
+
+    Idempotent (a second call updates the idle timeout; None: threads never
+    retire). Registers itself with :mod:`.applied_fixes` when it goes in (the
+    summary line is :func:`apply_for`'s); when futurist lacks what the fix
+    relies on, logs one warning and changes nothing.
+    """
+    thread_mod, _ = _futurist()
+    futures_mod = _futurist_futures()
+    with _lock:
+        if _pool_growth.is_applied(futures_mod, thread_mod):
+            _pool_growth.install(futures_mod, thread_mod, idle_timeout)
+            return True
+        missing = _pool_growth.missing(futures_mod, thread_mod)
+        if missing is not None:
+            _not_applied_on_demand(f"futurist {_futurist_version()} has no {missing}")
+            return False
+        _pool_growth.install(futures_mod, thread_mod, idle_timeout)
+    _applied_fixes.applied(
+        ON_DEMAND_NAME,
+        "futurist ThreadPoolExecutor starts a thread only when none is idle, and an idle "
+        "thread exits after "
+        + (
+            "never"
+            if idle_timeout is None
+            else f"{idle_timeout:g} s ([DEFAULT] thread_pool_idle_timeout)"
+        ),
+        option=f"[DEFAULT] {ON_DEMAND_OPTION}",
+    )
+    return True
+
+
+@functools.cache
+def _not_applied_on_demand(why: str) -> None:
+    LOG.warning("futurist ThreadPoolExecutor threads on demand are not applied: %s", why)
+
+
+def threads_on_demand_applied() -> bool:
+    thread_mod, _ = _futurist()
+    return _pool_growth.is_applied(_futurist_futures(), thread_mod)
+
+
 def remove() -> None:
-    """Put futurist's own ``ThreadWorker.stop`` back (for tests); nothing if not applied."""
+    """Put futurist's own methods back (for tests); nothing if not applied."""
     global _installed
+    if "futurist" in sys.modules:
+        thread_mod, _ = _futurist()
+        _pool_growth.uninstall(_futurist_futures(), thread_mod)
+    _applied_fixes.withdrawn(ON_DEMAND_NAME)
     with _lock:
         if not is_applied():
             if _installed is not None:
@@ -216,17 +285,26 @@ def remove() -> None:
 
 
 def apply_for(conf: cfg.ConfigOpts) -> bool:
-    """Apply the fix if this process runs on threads and ``conf`` has it on; True if applied.
+    """Apply the fixes ``conf`` has on if this process runs on threads; True if any is applied.
 
     Then logs the one-line summary of the fixes on (once per process).
     """
+    # Not at import: executors imports futurist, which imports eventlet when it is installed.
+    from oslo_threading_backend import executors
+
     register_opts(conf)
+    executors.register_opts(conf)  # thread_pool_idle_timeout
     if backend.get_backend_type() is not backend.BackendType.THREADING:
         return False
-    on = bool(conf.futurist_fast_shutdown)
-    if not on:
+    applied = False
+    if conf.futurist_fast_shutdown:
+        applied = apply()
+    else:
         LOG.debug("[DEFAULT] %s = False: futurist's ThreadWorker is left as it is", OPTION)
-    applied = on and apply()
+    if conf.futurist_threads_on_demand:
+        applied = apply_threads_on_demand(conf.thread_pool_idle_timeout) or applied
+    else:
+        LOG.debug("[DEFAULT] %s = False: futurist's pools grow as futurist does", ON_DEMAND_OPTION)
     # Stuck-task reports reach futurist's pools too ([DEFAULT] hung_task_threshold).
     _futurist_hung_tasks.apply_for(conf)
     _applied_fixes.log_summary()
