@@ -33,13 +33,14 @@ import signal
 import threading
 from typing import Any
 
+from oslo_threading_backend._processes import glibc_malloc as _glibc_malloc
+
 HELD_SIGNALS = frozenset(
     {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM, signal.SIGCHLD}
 )
 
 _hooks_registered = False
 _registration_lock = threading.Lock()
-_malloc_trim: Any = None  # glibc's malloc_trim, looked up once; False: not glibc
 # Per thread: is this thread forking a worker right now.
 _forking = threading.local()
 
@@ -70,26 +71,7 @@ def forking_worker() -> Iterator[None]:
 
 def trim_free_memory() -> bool:
     """Give the free pages of the C heap back to the kernel; False where that is not glibc."""
-    global _malloc_trim
-    if _malloc_trim is None:
-        _malloc_trim = False
-        try:
-            libc = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36"; None or error elsewhere
-        except (OSError, ValueError):
-            libc = None
-        if libc:
-            try:
-                import ctypes  # here: a process that never forks a worker never loads it
-
-                _malloc_trim = ctypes.CDLL(None).malloc_trim
-                _malloc_trim.argtypes = [ctypes.c_size_t]
-                _malloc_trim.restype = ctypes.c_int
-            except (OSError, AttributeError):
-                _malloc_trim = False
-    if not _malloc_trim:
-        return False
-    _malloc_trim(0)
-    return True
+    return _glibc_malloc.trim()
 
 
 def _after_fork_in_child() -> None:

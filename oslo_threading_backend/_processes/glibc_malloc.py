@@ -12,7 +12,6 @@ every call is a no-op returning False, said once at DEBUG.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import logging
 import os
@@ -33,6 +32,8 @@ TRIM_DELAY = 1.0
 @functools.cache
 def _libc() -> Any | None:
     """The process's glibc, or None (said once) if the process does not run on glibc."""
+    import ctypes  # here: a process that never trims nor caps never loads it
+
     try:
         libc = ctypes.CDLL(None)
         get_version = libc.gnu_get_libc_version
@@ -57,10 +58,13 @@ def glibc_version() -> str | None:
 def trim() -> bool:
     """``malloc_trim(0)``: give the free memory of every arena back to the OS.
 
-    True if glibc released some; False if none or not glibc.
+    False (and nothing done) where the C library is not glibc.
     """
     libc = _libc()
-    return bool(libc is not None and libc.malloc_trim(0))
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True
 
 
 def set_arena_max(arenas: int) -> bool:
@@ -111,11 +115,10 @@ class DelayedTrim:
         with self._lock:
             self._pending = None
         started = time.monotonic()
-        released = trim()
+        trim()
         self.trims += 1
         LOG.debug(
-            "malloc_trim(0) after pool threads exited: %s in %.1f ms",
-            "memory released" if released else "nothing to release",
+            "malloc_trim(0) after pool threads exited: %.1f ms",
             (time.monotonic() - started) * 1000,
         )
 

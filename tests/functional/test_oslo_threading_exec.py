@@ -219,3 +219,33 @@ def test_a_program_using_this_package_directly_is_not_said_unused():
     assert done.returncode == 0, done.stderr
     assert done.stdout == "oslo_threading_backend.service\n"
     assert not NOT_USED_LINE.search(done.stderr), done.stderr
+
+
+LD_SO = "/lib64/ld-linux-x86-64.so.2"
+
+
+@pytest.mark.skipif(not os.path.exists(LD_SO), reason="glibc's x86-64 dynamic loader")
+def test_glibc_reads_the_merged_tunables_and_the_users_tcache_setting_wins():
+    # The dynamic loader lists the tunables as glibc parsed them from the environment.
+    def tunables(**env):
+        done = run_exec(LD_SO, "--list-tunables", env=env)
+        assert done.returncode == 0, done.stderr
+        return {
+            line.split(":")[0]: line.split(":")[1].split()[0]
+            for line in done.stdout.splitlines()
+            if line.startswith("glibc.malloc.")
+        }
+
+    mine = tunables(GLIBC_TUNABLES="glibc.malloc.arena_max=2:glibc.malloc.tcache_count=3")
+    assert (mine["glibc.malloc.arena_max"], mine["glibc.malloc.tcache_count"]) == ("0x2", "0x3")
+    merged = tunables(GLIBC_TUNABLES="glibc.malloc.arena_max=2")
+    assert merged["glibc.malloc.arena_max"] == "0x2"
+
+
+def test_the_program_starts_with_glibcs_thread_caches_off_unless_kept(tmp_path):
+    target = tmp_path / "show-tunables"
+    target.write_text('#!/bin/sh\necho "${GLIBC_TUNABLES-unset}"\n')
+    target.chmod(0o755)
+    assert run_exec(str(target)).stdout.strip() == "glibc.malloc.tcache_count=0"
+    kept = run_exec(str(target), env={"OSLO_THREADING_EXEC_TCACHE": "keep"})
+    assert kept.stdout.strip() == os.environ.get("GLIBC_TUNABLES", "unset")

@@ -78,3 +78,34 @@ def test_a_second_copy_of_the_bootstrap_on_the_path_still_chains_to_the_programs
     assert done.stdout.splitlines() == ["their sitecustomize ran", "the program"]
     assert "RecursionError" not in done.stderr
     assert done.stderr.count("was not used") <= 1
+
+
+def test_glibcs_per_thread_caches_are_turned_off_for_the_program():
+    assert exec_command.bootstrap_environment({})["GLIBC_TUNABLES"] == (
+        "glibc.malloc.tcache_count=0"
+    )
+
+
+def test_the_users_tunables_are_kept_and_their_own_tcache_setting_wins():
+    env = exec_command.bootstrap_environment({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"})
+    assert env["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2:glibc.malloc.tcache_count=0"
+    mine = "glibc.malloc.tcache_count=5"
+    assert exec_command.bootstrap_environment({"GLIBC_TUNABLES": mine})["GLIBC_TUNABLES"] == mine
+
+
+def test_keep_leaves_glibc_tunables_alone():
+    env = exec_command.bootstrap_environment({exec_command.TCACHE: "keep"})
+    assert "GLIBC_TUNABLES" not in env
+    env = exec_command.bootstrap_environment(
+        {exec_command.TCACHE: "keep", "GLIBC_TUNABLES": "x=1"}
+    )
+    assert env["GLIBC_TUNABLES"] == "x=1"
+
+
+def test_a_bad_tcache_setting_is_a_usage_error(monkeypatch, capsys):
+    monkeypatch.setenv(exec_command.TCACHE, "maybe")
+    with pytest.raises(SystemExit) as exit_info:
+        exec_command.main([sys.executable, "-c", "pass"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "OSLO_THREADING_EXEC_TCACHE must be one of off, keep, not 'maybe'" in err

@@ -239,4 +239,7 @@ def test_not_applied_on_the_eventlet_backend(monkeypatch):
 def test_the_option_is_listed_for_the_generator():
     [(group, opts)] = _futurist_fixes.list_opts()
     assert group is None
-    assert [(o.name, o.default) for o in opts] == [("futurist_fast_shutdown", True)]
+    assert [(o.name, o.default) for o in opts] == [
+        ("futurist_fast_shutdown", True),
+        ("futurist_threads_on_demand", True),
+    ]
