@@ -156,11 +156,13 @@ class RpcRun:
         graceful_shutdown_timeout: int = 20,
         executor: str = "native",
         preload_driver: bool = True,
+        defaults: dict | None = None,
     ) -> dict:
         return {
             "DEFAULT": {
                 "transport_url": self.broker.url,
                 "graceful_shutdown_timeout": graceful_shutdown_timeout,
+                **(defaults or {}),
             },
             "oslo_messaging_rabbit": {
                 # Reconnect within a second or two of a broker restart.

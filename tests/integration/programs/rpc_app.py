@@ -7,6 +7,7 @@ endpoint returns (O_APPEND writes of one line each), so the tests count both sid
 
 import os
 import sys
+import threading
 import time
 
 from oslo_config import cfg
@@ -34,6 +35,14 @@ def emit(path, name, **fields):
         os.close(fd)
 
 
+def _pool_threads():
+    """Threads of futurist pools alive in this process (oslo.messaging's executor's)."""
+    thread_mod = sys.modules.get("futurist._thread")
+    if thread_mod is None:
+        return 0
+    return sum(1 for t in threading.enumerate() if isinstance(t, thread_mod.ThreadWorker))
+
+
 class EchoEndpoint:
     def __init__(self, conf):
         self.conf = conf
@@ -43,7 +52,7 @@ class EchoEndpoint:
         if seconds:
             time.sleep(seconds)  # the work of the call, not a synchronization
         tag = self.conf.rpc_app.tag
-        emit(self.conf.rpc_app.events, "answered", id=call_id, tag=tag)
+        emit(self.conf.rpc_app.events, "answered", id=call_id, tag=tag, pool=_pool_threads())
         return {"id": call_id, "pid": os.getpid(), "tag": tag}
 
     def reset(self):

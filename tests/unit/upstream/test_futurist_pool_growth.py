@@ -61,7 +61,10 @@ def test_sequential_submits_reuse_one_thread(on_demand):
     pool = futurist.ThreadPoolExecutor(max_workers=40)
     for i in range(200):
         assert pool.submit(pow, i, 2).result(polling.WAIT) == i * i
-    assert pool.num_workers == 1
+    # 1 as a rule; a result is delivered before its thread is free again, so a
+    # submit right after it may find none free and start a second one (as the
+    # standard library's pool does). futurist started 40.
+    assert pool.num_workers <= 2
     pool.shutdown(wait=True)
 
 
