@@ -1,4 +1,10 @@
-"""Wake futurist's idle pool threads at shutdown: a fix of futurist 3.5.0 applied here.
+"""futurist 3.5.0's fixes, applied by the launchers: fast shutdown (here), threads on demand.
+
+Threads on demand (start a thread only when none is free, retire idle ones)
+live in :mod:`.futurist_pool_growth`; this module applies both from the config
+(:func:`apply_for`). The rest of this docstring is the fast shutdown.
+
+Wake futurist's idle pool threads at shutdown.
 
 ``futurist.ThreadPoolExecutor``'s idle threads block in
 ``work_queue.get(True, ThreadWorker.MAX_IDLE_FOR)`` and look at ``should_stop``
