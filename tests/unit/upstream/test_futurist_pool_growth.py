@@ -25,7 +25,8 @@ from tests.unit import forking
 from tests.unit import polling
 
 IDLE = 0.3  # seconds a thread may idle before it exits, in these tests
-LOG_LINE = "threads start on demand"
+LOG_LINE = "starts a thread only when none is idle"
+SUMMARY = "futurist threads on demand ([DEFAULT] futurist_threads_on_demand)"
 
 
 @pytest.fixture
@@ -269,13 +270,13 @@ def test_a_forked_child_starts_its_own_threads(never_idle_out):
 def test_apply_is_idempotent_logs_once_and_remove_restores(caplog):
     spin_up = futurist_futures.ThreadPoolExecutor.__dict__["_maybe_spin_up"]
     wait = futurist_thread.ThreadWorker.__dict__["_wait_for_work"]
-    with caplog.at_level(logging.INFO, logger=_futurist_fixes.__name__):
+    with caplog.at_level(logging.DEBUG, logger="oslo_threading_backend._upstream"):
         assert _futurist_fixes.apply_threads_on_demand(60.0)
         assert _futurist_fixes.apply_threads_on_demand(5.0)  # updates the timeout
     lines = [r for r in caplog.records if LOG_LINE in r.getMessage()]
     assert len(lines) == 1
-    assert "exit after 60 s idle" in lines[0].getMessage()
-    assert "[DEFAULT] futurist_threads_on_demand = False" in lines[0].getMessage()
+    assert lines[0].levelno == logging.DEBUG
+    assert "exits after 60 s ([DEFAULT] thread_pool_idle_timeout)" in lines[0].getMessage()
     assert _pool_growth.settings.idle_timeout == 5.0
     _futurist_fixes.remove()
     assert futurist_futures.ThreadPoolExecutor.__dict__["_maybe_spin_up"] is spin_up
@@ -304,9 +305,12 @@ def _conf(**overrides):
     return conf
 
 
-def test_the_launchers_apply_it_with_the_idle_timeout_option():
+def test_the_launchers_apply_it_with_the_idle_timeout_option(caplog):
     conf = _conf()
-    service.ProcessLauncher(conf)
+    with caplog.at_level(logging.INFO, logger="oslo_threading_backend._upstream"):
+        service.ProcessLauncher(conf)
+    [summary] = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert summary.startswith("Upstream fixes applied: ") and summary.endswith(SUMMARY)
     assert _futurist_fixes.threads_on_demand_applied()
     assert _pool_growth.settings.idle_timeout == conf.thread_pool_idle_timeout
 
@@ -316,4 +320,4 @@ def test_the_option_off_leaves_futurists_pools_alone(caplog):
         service.ServiceLauncher(_conf(futurist_threads_on_demand=False))
     assert not _futurist_fixes.threads_on_demand_applied()
     assert _futurist_fixes.is_applied()  # the other fix is its own option
-    assert LOG_LINE not in caplog.text
+    assert "futurist threads on demand" not in caplog.text
