@@ -66,7 +66,9 @@ executor_opts = [
         default=_thread_pool.DEFAULT_IDLE_TIMEOUT,
         min=0.01,
         help="Seconds a pool thread waits for work before it exits, so the number "
-        "of threads (and memory) follows the load rather than its peak.",
+        "of threads (and memory) follows the load rather than its peak. Applies to "
+        "this package's pools and, with futurist_threads_on_demand, to futurist's "
+        "(oslo.messaging's executor, the application's own pools).",
     ),
     cfg.IntOpt(
         "thread_pool_statistic_period",
