@@ -13,7 +13,8 @@ POLL = 5.0
 LOG_LINE = (
     r"INFO oslo_threading_backend._upstream.applied_fixes \[-\] "
     # With oslo.messaging installed, its servers' fix comes first on the same line.
-    r"Upstream fixes applied: (.*, )?futurist fast shutdown \(\[DEFAULT\] futurist_fast_shutdown\), "
+    r"Upstream fixes applied: (.*, )?"
+    r"futurist fast shutdown \(\[DEFAULT\] futurist_fast_shutdown\), "
     r"futurist threads on demand \(\[DEFAULT\] futurist_threads_on_demand\)"
 )
 DETAILS = (
