@@ -8,6 +8,8 @@ import concurrent.futures
 import logging
 import os
 import random
+import subprocess
+import sys
 import threading
 
 import futurist
@@ -322,3 +324,55 @@ def test_the_option_off_leaves_futurists_pools_alone(caplog):
     assert not _futurist_fixes.threads_on_demand_applied()
     assert _futurist_fixes.is_applied()  # the other fix is its own option
     assert "futurist threads on demand" not in caplog.text
+
+
+_TRIM_PROGRAM = """
+import sys, threading, time
+from oslo_threading_backend import backend
+backend.init_backend(backend.BackendType.THREADING)
+import futurist
+from oslo_threading_backend._upstream import futurist_fixes
+from oslo_threading_backend._processes import glibc_malloc
+glibc_malloc.trimmer.enabled = sys.argv[1] == "trim"
+futurist_fixes.apply_threads_on_demand(0.2)
+pool = futurist.ThreadPoolExecutor(max_workers=8)
+together = threading.Barrier(8)
+kept = []
+def churn():
+    together.wait()
+    blocks = [bytes(1000) for _ in range(4000)]  # 4 MB of malloc chunks, in this thread's arena
+    kept.append(bytes(1000))  # above them: the arena cannot shrink by itself
+    del blocks
+for f in [pool.submit(churn) for _ in range(8)]:
+    f.result()
+def uss_mib():
+    with open("/proc/self/smaps_rollup") as f:
+        return sum(int(l.split()[1]) for l in f
+                   if l.startswith(("Private_Clean", "Private_Dirty"))) // 1024
+before = uss_mib()
+deadline = time.monotonic() + 20
+while pool.num_workers or (glibc_malloc.trimmer.enabled and not glibc_malloc.trimmer.trims):
+    assert time.monotonic() < deadline, "threads did not retire, or no trim"
+    threading.Event().wait(0.05)
+threading.Event().wait(0.3)  # the trim thread's own ending
+print(before, uss_mib())
+"""
+
+
+@pytest.mark.skipif(not _glibc_malloc.glibc_version(), reason="glibc's malloc_trim")
+def test_the_memory_of_retired_threads_goes_back_to_the_os():
+    # 8 threads free 32 MB of small chunks held in their arenas below a live one:
+    # glibc keeps it until malloc_trim(0), which the retirement asks for.
+    def run(mode):
+        done = subprocess.run(
+            [sys.executable, "-c", _TRIM_PROGRAM, mode],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        before, after = map(int, done.stdout.split())
+        return before - after
+
+    assert run("trim") >= 16
+    assert run("keep") < 8  # without the trim glibc keeps it
