@@ -107,6 +107,10 @@ def start() -> None:
         if claimed:
             say(f"not answering oslo_service.* in pid {os.getpid()} ({sys.executable}): {exc}")
         return
+    # The application's own futurist pools, made before launch(), are fixed too.
+    from oslo_threading_backend._upstream import futurist_fixes
+
+    futurist_fixes.apply_at_import()
     if claimed:
         say(
             f"{_ANSWERED} answered by oslo_threading_backend {version()} (threading "

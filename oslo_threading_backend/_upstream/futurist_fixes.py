@@ -45,6 +45,7 @@ from oslo_config import cfg
 
 from oslo_threading_backend import backend
 from oslo_threading_backend._openstack import opt_registration as _opt_registration
+from oslo_threading_backend._upstream import after_import as _after_import
 from oslo_threading_backend._upstream import applied_fixes as _applied_fixes
 from oslo_threading_backend._upstream import futurist_hung_tasks as _futurist_hung_tasks
 from oslo_threading_backend._upstream import futurist_pool_growth as _pool_growth
@@ -102,7 +103,10 @@ def _not_applied(why: str) -> None:
 
 
 def _futurist() -> tuple[Any, Any]:
-    # The backend is settled before futurist is imported (futurist imports eventlet).
+    # The backend is settled before futurist is imported (futurist imports eventlet);
+    # once futurist is imported (by the application: apply_at_import) that is moot.
+    if "futurist._thread" in sys.modules and "futurist._utils" in sys.modules:
+        return sys.modules["futurist._thread"], sys.modules["futurist._utils"]
     backend.settle_backend()
     from futurist import _thread
     from futurist import _utils
@@ -111,6 +115,8 @@ def _futurist() -> tuple[Any, Any]:
 
 
 def _futurist_futures() -> Any:
+    if "futurist._futures" in sys.modules:
+        return sys.modules["futurist._futures"]
     backend.settle_backend()
     from futurist import _futures
 
@@ -269,13 +275,22 @@ def threads_on_demand_applied() -> bool:
     return _pool_growth.is_applied(_futurist_futures(), thread_mod)
 
 
-def remove() -> None:
-    """Put futurist's own methods back (for tests); nothing if not applied."""
-    global _installed
+def _remove_threads_on_demand() -> None:
     if "futurist" in sys.modules:
         thread_mod, _ = _futurist()
         _pool_growth.uninstall(_futurist_futures(), thread_mod)
     _applied_fixes.withdrawn(ON_DEMAND_NAME)
+
+
+def remove() -> None:
+    """Put futurist's own methods back (for tests); nothing if not applied."""
+    _after_import.cancel("futurist", _apply_on_import)
+    _remove_threads_on_demand()
+    _remove_fast_shutdown()
+
+
+def _remove_fast_shutdown() -> None:
+    global _installed
     with _lock:
         if not is_applied():
             if _installed is not None:
@@ -303,15 +318,38 @@ def apply_for(conf: cfg.ConfigOpts) -> bool:
     if backend.get_backend_type() is not backend.BackendType.THREADING:
         return False
     applied = False
+    # Under oslo-threading-exec both may be in since futurist's import (apply_at_import):
+    # from here on the options decide.
+    _after_import.cancel("futurist", _apply_on_import)
     if conf.futurist_fast_shutdown:
         applied = apply()
     else:
+        _remove_fast_shutdown()
         LOG.debug("[DEFAULT] %s = False: futurist's ThreadWorker is left as it is", OPTION)
     if conf.futurist_threads_on_demand:
         applied = apply_threads_on_demand(conf.thread_pool_idle_timeout) or applied
     else:
+        _remove_threads_on_demand()
         LOG.debug("[DEFAULT] %s = False: futurist's pools grow as futurist does", ON_DEMAND_OPTION)
     # Stuck-task reports reach futurist's pools too ([DEFAULT] hung_task_threshold).
     _futurist_hung_tasks.apply_for(conf)
     _applied_fixes.log_summary()
     return applied
+
+
+def _apply_on_import(_module: Any) -> None:
+    apply()
+    # Idle threads retire once the launcher has read thread_pool_idle_timeout (apply_for).
+    apply_threads_on_demand(None)
+
+
+def apply_at_import() -> None:
+    """For ``oslo-threading-exec``: both fixes, with their defaults, as futurist is imported.
+
+    The application's own pools made before ``launch()`` get them too: nova
+    makes its pools in the master and shuts them down before forking, which
+    without the fast shutdown took futurist's 1 s idle poll per pool on the way
+    to the first fork. ``launch()`` then applies what the options say
+    (:func:`apply_for`), removing a fix switched off.
+    """
+    _after_import.call_after_import("futurist", _apply_on_import)

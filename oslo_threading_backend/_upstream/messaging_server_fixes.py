@@ -42,6 +42,7 @@ from oslo_config import cfg
 
 from oslo_threading_backend import backend
 from oslo_threading_backend._openstack import opt_registration as _opt_registration
+from oslo_threading_backend._upstream import after_import as _after_import
 from oslo_threading_backend._upstream import applied_fixes as _applied_fixes
 from oslo_threading_backend._upstream import messaging_fixes as _messaging_fixes
 
@@ -190,41 +191,9 @@ def _patch(module: types.ModuleType) -> bool:
     return True
 
 
-class _PatchingLoader(importlib.abc.Loader):
-    """oslo.messaging's loader of ``oslo_messaging.server``, then the patch."""
-
-    def __init__(self, loader: importlib.abc.Loader) -> None:
-        self._loader = loader
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: types.ModuleType) -> None:
-        self._loader.exec_module(module)
-        _remove_hook()
-        if _patch(module):
-            _applied_fixes.log_summary()  # this process's line: the master's did not name it
-
-
-class _PatchOnImport(importlib.abc.MetaPathFinder):
-    def find_spec(
-        self, fullname: str, path: Any = None, target: types.ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != MODULE:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.loader is None:
-            return None
-        spec.loader = _PatchingLoader(spec.loader)
-        return spec
-
-
-_hook = _PatchOnImport()
-
-
-def _remove_hook() -> None:
-    while _hook in sys.meta_path:
-        sys.meta_path.remove(_hook)
+def _patch_on_import(module: types.ModuleType) -> None:
+    if _patch(module):
+        _applied_fixes.log_summary()  # this process's line: the master's did not name it
 
 
 def apply() -> bool:
@@ -239,8 +208,8 @@ def apply() -> bool:
         return _patch(module)
     if importlib.util.find_spec("oslo_messaging") is None:
         return False  # not installed: nothing to fix (imports nothing)
-    if _hook not in sys.meta_path:
-        sys.meta_path.insert(0, _hook)  # named among the fixes on once it is patched
+    # Named among the fixes on once it is patched.
+    _after_import.call_after_import(MODULE, _patch_on_import)
     return True
 
 
@@ -258,7 +227,7 @@ def is_applied() -> bool:
 def remove() -> None:
     """Put oslo.messaging's methods back (for tests); nothing if not applied."""
     global _conf
-    _remove_hook()
+    _after_import.cancel(MODULE, _patch_on_import)
     with _lock:
         module = sys.modules.get(MODULE)
         server_cls = getattr(module, "MessageHandlingServer", None)

@@ -221,6 +221,26 @@ def test_a_program_using_this_package_directly_is_not_said_unused():
     assert not NOT_USED_LINE.search(done.stderr), done.stderr
 
 
+@needs_oslo_service
+def test_the_programs_own_futurist_pools_are_fixed_before_it_launches():
+    # nova makes its pools in the master and shuts them down before forking: without the
+    # fast shutdown that cost futurist's 1 s idle poll per pool on the way to the first fork.
+    code = (
+        "import oslo_service.backend as b; b.init_backend(b.BackendType.THREADING)\n"
+        "import futurist\n"
+        "from oslo_threading_backend._upstream import futurist_fixes as f\n"
+        "pool = futurist.ThreadPoolExecutor(40)\n"
+        "[pool.submit(abs, -1).result() for _ in range(20)]\n"
+        "print(f.is_applied(), f.threads_on_demand_applied(), len(pool._workers))\n"
+        "pool.shutdown(wait=True)\n"
+    )
+    done = run_exec(sys.executable, "-c", code)
+    assert done.returncode == 0, done.stderr
+    applied, on_demand, threads = done.stdout.split()
+    assert (applied, on_demand) == ("True", "True")
+    assert int(threads) <= 2  # futurist alone starts one per submit: 20
+
+
 LD_SO = "/lib64/ld-linux-x86-64.so.2"
 
 
