@@ -2,6 +2,7 @@
 
 import statistics
 
+import _sched_targets
 import _targets
 
 VARIANTS = ("ours", "oslo-threading", "oslo-eventlet")
@@ -19,11 +20,7 @@ METRICS = (
     ("worker_threads", "Worker OS threads under load", "", 0),
     ("master_uss_mib", "Master USS", "MiB", 1),
     ("requests_per_s", "Requests served (both workers)", "/s", 0),
-    ("sched_uss_mib", "Scheduler-shaped worker USS under load", "MiB", 1),
-    ("sched_rss_mib", "Scheduler-shaped worker RSS under load", "MiB", 1),
-    ("sched_threads", "Scheduler-shaped worker OS threads under load", "", 0),
-    ("sched_requests_per_s", "Scheduler-shaped requests served (both workers)", "/s", 0),
-    ("sched_sigterm_s", "Scheduler-shaped SIGTERM under load to every process gone", "s", 3),
+    *_sched_targets.METRICS,
     ("ready_s", "Start to READY=1 (idle run)", "s", 3),
     ("start_s", "Start to all workers serving (load run)", "s", 3),
     ("start_idle_s", "Start to all workers serving (idle run)", "s", 3),
@@ -82,8 +79,11 @@ def one_line(sample):
     """Progress line for one round of one variant."""
     parts = [
         f"USS {_fmt(sample.get('uss_mib'), 1)} MiB",
-        f"sched. USS/RSS {_fmt(sample.get('sched_uss_mib'), 1)}/"
-        f"{_fmt(sample.get('sched_rss_mib'), 1)} MiB",
+        f"sched. USS load/after/128 arenas {_fmt(sample.get('sched_uss_mib'), 1)}/"
+        f"{_fmt(sample.get('sched_uss_after_mib'), 1)}/"
+        f"{_fmt(sample.get('sched_a128_uss_mib'), 1)} MiB",
+        f"sched. {_fmt(sample.get('sched_requests_per_s'), 1)}/s "
+        f"p99 {_fmt(sample.get('sched_p99_ms'), 0)} ms",
         f"READY {_fmt(sample.get('ready_s'), 3)} s",
         f"SIGTERM idle/load/sched. {_fmt(sample.get('sigterm_idle_s'), 3)}/"
         f"{_fmt(sample.get('sigterm_load_s'), 3)}/{_fmt(sample.get('sched_sigterm_s'), 3)} s",
@@ -107,8 +107,10 @@ def readme_text(samples, summary):
         "``doc/source/benchmark_results.md``): a worker's private memory (USS) is "
         f"{r('uss_mib', 'oslo-threading')} oslo.service threading's and "
         f"{r('uss_mib', 'oslo-eventlet')} its eventlet backend's (RSS "
-        f"{r('rss_mib', 'oslo-eventlet')}), a scheduler-shaped worker's (a 64-thread "
-        f"request pool, a 40-thread scatter-gather pool) {r('sched_uss_mib', 'oslo-eventlet')}, "
+        f"{r('rss_mib', 'oslo-eventlet')}), a scheduler's worker under load (oslo.messaging's "
+        f"RPC server, a 40-thread futurist cell pool, oslo.db sessions on sqlite) "
+        f"{r('sched_uss_mib', 'oslo-eventlet')} during and "
+        f"{r('sched_uss_after_mib', 'oslo-eventlet')} after, "
         f"start to READY=1 {r('ready_s', 'oslo-threading')} oslo.service threading's, "
         f"SIGTERM to every process gone {r('sigterm_idle_s', 'oslo-eventlet')} the eventlet "
         f"backend's ({r('sched_sigterm_s', 'oslo-eventlet')} under the scheduler-shaped "
@@ -126,8 +128,14 @@ def ratio(samples, key, against, key_against=None):
     return statistics.median(ratios) if ratios else None
 
 
-def targets(samples, summary):
-    """[_targets.Result] for every target, in the order printed; see _targets."""
+_STORED = object()
+
+
+def targets(samples, summary, baseline=_STORED):
+    """[_targets.Result] for every target, in the order printed; see _targets.
+
+    ``baseline``: what the scheduler's speed targets compare with (default: the
+    stored benchmarks/scheduler_baseline.json; None: not measured)."""
     rows = []
 
     def paired(text, key, against, limit, key_against=None, strict=False):
@@ -147,17 +155,12 @@ def targets(samples, summary):
         1.0,
     )
     paired("Start to READY=1 <= 0.7x oslo.service threading's", "ready_s", "oslo-threading", 0.7)
-    paired(
-        "Scheduler-shaped worker USS <= 1.0x oslo.service eventlet's",
-        "sched_uss_mib",
-        "oslo-eventlet",
-        1.0,
-    )
-    paired(
-        "Scheduler-shaped SIGTERM under load <= 1.0x oslo.service eventlet's",
-        "sched_sigterm_s",
-        "oslo-eventlet",
-        1.0,
+    # The scheduler step's (bench_sched.py): memory against eventlet, at the default
+    # arena cap and at MALLOC_ARENA_MAX=128; speed against ours before the change.
+    rows.extend(
+        _sched_targets.targets(
+            samples, _sched_targets.load_baseline() if baseline is _STORED else baseline
+        )
     )
     paired("Worker RSS <= 0.8x oslo.service eventlet's", "rss_mib", "oslo-eventlet", 0.8)
     paired("Worker USS <= 0.9x oslo.service threading's", "uss_mib", "oslo-threading", 0.9)
@@ -301,8 +304,13 @@ def chart(summary, path):
             (("rss_mib", "RSS"), ("pss_mib", "PSS"), ("uss_mib", "USS")),
         ),
         (
-            "Scheduler-shaped worker memory (MiB)",
-            (("sched_rss_mib", "RSS"), ("sched_uss_mib", "USS")),
+            "Scheduler worker USS (MiB)",
+            (
+                ("sched_uss_idle_mib", "idle"),
+                ("sched_uss_mib", "load"),
+                ("sched_uss_after_mib", "after"),
+                ("sched_a128_uss_mib", "load, 128 arenas"),
+            ),
         ),
         (
             "Start (s)",

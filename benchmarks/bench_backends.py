@@ -63,8 +63,10 @@ import _report  # noqa: E402
 from _runs import Run  # noqa: E402
 from _runs import RunFailed  # noqa: E402
 from _runs import memory_of  # noqa: E402
+import _sched_targets  # noqa: E402
 import _targets  # noqa: E402
 import bench_rpc  # noqa: E402
+import bench_sched  # noqa: E402
 
 VARIANTS = ("ours", "oslo-threading", "oslo-eventlet")
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
@@ -144,23 +146,6 @@ def run_load(variant, log_dir):
     }
 
 
-def run_sched(variant, log_dir):
-    env = {"BENCH_SG_POOL": str(SCHED_POOL)}
-    with Run(variant, "sched", log_dir, WORKERS, _probe_seconds(), env=env) as run:
-        run.wait_serving()
-        run.drain(LOAD_SECONDS + _stop_phase)
-        memory = [memory_of(pid) for pid in run.worker_pids]
-        gone = run.sigterm_to_gone()
-        served = sum(e.get("requests", 0) for e in run.of("stopping"))
-    return {
-        "sched_uss_mib": _mean([m["uss"] for m in memory]),
-        "sched_rss_mib": _mean([m["rss"] for m in memory]),
-        "sched_threads": max(m["threads"] for m in memory),
-        "sched_requests_per_s": served / (LOAD_SECONDS + _stop_phase),
-        "sched_sigterm_s": _stops_under_load(variant, "sched", log_dir, gone, env),
-    }
-
-
 def run_idle(variant, log_dir):
     with Run(variant, "idle", log_dir, WORKERS) as run:
         ready = run.wait_ready()
@@ -191,7 +176,12 @@ def run_micro(variant, log_dir):
 # targets to _report.register_figures(); e.g. for bench_rpc.py:
 #     STEPS.append(("rpc", bench_rpc.run_rpc))
 #     _report.register_figures(bench_rpc.METRICS, bench_rpc.step_targets)
-STEPS = [("load", run_load), ("idle", run_idle), ("sched", run_sched), ("micro", run_micro)]
+STEPS = [
+    ("load", run_load),
+    ("idle", run_idle),
+    ("sched", bench_sched.run_sched),
+    ("micro", run_micro),
+]
 if os.environ.get("BENCH_RPC", "1") != "0":
     STEPS.append(("rpc", bench_rpc.run_rpc))
     _report.register_figures(bench_rpc.METRICS, bench_rpc.step_targets)
@@ -222,7 +212,36 @@ def parse_args(argv):
         default=RESULTS_DIR,
         help="where the results go (default: .bench-results/, git-ignored)",
     )
+    parser.add_argument(
+        "--only",
+        metavar="STEP[,STEP]",
+        type=_step_names,
+        help=f"run only these steps ({', '.join(_all_step_names())}) and no growth runs; "
+        "targets they do not measure do not fail the run (e.g. --only sched)",
+    )
+    parser.add_argument(
+        "--save-baseline",
+        action="store_true",
+        help="store this run's scheduler throughput and p99 (ours and eventlet's) in "
+        f"{_sched_targets.BASELINE_PATH.relative_to(REPO)}: the 'before the change' "
+        "that later runs' speed targets compare with",
+    )
     return parser.parse_args(argv)
+
+
+def _all_step_names():
+    return [name for name, _step in STEPS]
+
+
+def _step_names(value):
+    names = [n for n in value.split(",") if n]
+    unknown = sorted(set(names) - set(_all_step_names()))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown step {', '.join(unknown) or repr(value)}; "
+            f"expected one or more of {', '.join(_all_step_names())}, comma-separated"
+        )
+    return names
 
 
 def run_rounds(variants, log_dir):
@@ -270,7 +289,9 @@ def main(argv=None):
     variants = tuple(
         v for v in os.environ.get("BENCH_VARIANTS", ",".join(VARIANTS)).split(",") if v
     )
-    if any(step is bench_rpc.run_rpc for _name, step in STEPS):
+    if args.only:
+        STEPS[:] = [(name, step) for name, step in STEPS if name in args.only]
+    if any(name in ("rpc", "sched") for name, _step in STEPS):
         missing = bench_rpc.broker_missing()
         if missing:
             raise SystemExit(f"bench_backends.py: {missing}")
@@ -284,7 +305,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="bench-backends-") as log_dir:
         samples = run_rounds(variants, log_dir)
         growth = None
-        if GROWTH_ROUNDS > 0 and "ours" in variants:
+        if GROWTH_ROUNDS > 0 and "ours" in variants and not args.only:
             growth = _growth.run_all(GROWTH_ROUNDS, max(3.0, LOAD_SECONDS / 2), log_dir)
     run_info = {
         "rounds": ROUNDS,
@@ -297,9 +318,17 @@ def main(argv=None):
         "minutes": (time.monotonic() - began) / 60,
         "versions": _versions(),
         "date": time.strftime("%Y-%m-%d"),
+        "commit": _commit(),
+        "steps": _all_step_names(),
+        "sched_load_seconds": bench_sched.LOAD_SECONDS,
     }
     summary = _report.summarize(samples)
-    results = _report.targets(samples, summary)
+    baseline = _sched_targets.load_baseline()
+    if args.save_baseline:
+        baseline = _sched_targets.baseline_of(samples, run_info)
+        _sched_targets.BASELINE_PATH.write_text(json.dumps(baseline, indent=1) + "\n")
+        print(f"Wrote the scheduler's speed baseline: {_sched_targets.BASELINE_PATH}")
+    results = _report.targets(samples, summary, baseline)
     print()
     print(_report.ratios_text(samples))
     if growth is not None:
@@ -312,7 +341,15 @@ def main(argv=None):
     out = args.output
     out.mkdir(parents=True, exist_ok=True)
     (out / "raw.json").write_text(
-        json.dumps({"run": run_info, "samples": samples, "growth": growth}, indent=1)
+        json.dumps(
+            {
+                "run": run_info,
+                "samples": samples,
+                "growth": growth,
+                "scheduler_baseline": baseline,
+            },
+            indent=1,
+        )
     )
     if os.environ.get("BENCH_RAW"):
         pathlib.Path(os.environ["BENCH_RAW"]).write_text((out / "raw.json").read_text())
@@ -322,7 +359,9 @@ def main(argv=None):
         print(f"\nWrote {', '.join(str(p) for p in written)}")
     # A subset of the variants leaves some targets unmeasured; only a full run must
     # measure them all.
-    status = _targets.exit_status(results, require_all=set(variants) == set(VARIANTS))
+    status = _targets.exit_status(
+        results, require_all=set(variants) == set(VARIANTS) and not args.only
+    )
     if status:
         print("\nA target was missed (or not measured): exit status 1")
     return status
@@ -346,11 +385,26 @@ def _loadavg():
         return " ".join(f.read().split()[:3])
 
 
+def _commit():
+    import subprocess
+
+    try:
+        return subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def _versions():
     from importlib import metadata
 
     versions = {}
-    for dist in ("oslo.service", "eventlet", "cotyledon", "futurist", "oslo_threading_backend"):
+    dists = ("oslo.service", "eventlet", "cotyledon", "futurist", "oslo.messaging", "oslo.db")
+    for dist in (*dists, "SQLAlchemy", "oslo_threading_backend"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions[dist] = metadata.version(dist)
     return versions
