@@ -45,6 +45,12 @@ QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 LOAD_SECONDS = float(os.environ.get("BENCH_SCHED_LOAD_SECONDS", "10" if QUICK else "40"))
 ARENA_RUN = os.environ.get("BENCH_SCHED_ARENA", "1") != "0"
 ARENA_ENV = {"MALLOC_ARENA_MAX": "128"}
+# How ours runs: "exec", the unmodified program (oslo.service's threading backend
+# selected, as nova does) under oslo-threading-exec, as in the field; "launcher",
+# the program written against this package's API (our ProcessLauncher).
+OURS_VIA = os.environ.get("BENCH_SCHED_OURS", "exec")
+if OURS_VIA not in ("exec", "launcher"):
+    raise SystemExit(f"BENCH_SCHED_OURS={OURS_VIA!r}: expected 'exec' or 'launcher'")
 CLIENTS = 4  # the field's LOAD_CLIENTS
 WARMUP_CALLS = 10
 SAMPLE_SECONDS = 3.0
@@ -96,7 +102,12 @@ def _service(variant: str, url: str, workdir: str, env: dict, log_dir: str):
     client = messaging.get_rpc_client(
         transport, messaging.Target(topic=topic), timeout=CALL_TIMEOUT
     )
-    program = [str(HERE / "sched_service.py"), variant, config_file, topic, _cells_dir(workdir)]
+    args = [config_file, topic, _cells_dir(workdir)]
+    program = [str(HERE / "sched_service.py"), variant, *args]
+    if variant == "ours" and OURS_VIA == "exec":
+        # python <bin>/oslo-threading-exec python sched_service.py oslo-threading ...
+        exec_script = str(pathlib.Path(sys.executable).parent / "oslo-threading-exec")
+        program = [exec_script, sys.executable, program[0], "oslo-threading", *args]
     try:
         with Run(variant, "sched", log_dir, workers=WORKERS, env=env, program=program) as run:
             yield client, run
@@ -156,6 +167,16 @@ def _during(samples: list[tuple[float, dict]], began: float, ended: float, key: 
     return statistics.median(m[key] for m in half)
 
 
+def _check_backend(run: Run) -> None:
+    """Ours must run on this package, the others on oslo.service (the master says)."""
+    (launching,) = run.wait_for(
+        lambda ev: [e for e in ev if e["event"] == "launching"], 10.0, "launching event"
+    )
+    ours = launching["launcher"].startswith("oslo_threading_backend.")
+    if ours != (run.variant == "ours"):
+        raise RunFailed(f"{run.variant} ran on {launching['launcher']}")
+
+
 def _first_answer(client, run: Run) -> None:
     messaging = sys.modules["oslo_messaging"]
     for n in range(10):
@@ -175,6 +196,7 @@ def measure_once(
     """One run of the scheduler: memory idle, during and after load, speed, stop."""
     with _service(variant, url, workdir, dict(env or {}), log_dir or workdir) as (client, run):
         run.wait_serving()
+        _check_backend(run)
         pids = run.worker_pids
         idle = _workers_memory(pids)
         _first_answer(client, run)

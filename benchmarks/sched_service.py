@@ -201,7 +201,8 @@ def main(argv):
     svc = _service(_api.service.Service, conf, topic, cells_dir)
     launcher = _api.service.ProcessLauncher(conf)
     launcher.launch_service(svc, workers=WORKERS)
-    report("launching")
+    # Which backend answered: under oslo-threading-exec, oslo.service's names are ours.
+    report("launching", launcher=f"{type(launcher).__module__}.{type(launcher).__name__}")
     return launcher.wait()
 
 

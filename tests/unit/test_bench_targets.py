@@ -8,6 +8,7 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import _report  # noqa: E402
+import _sched_targets  # noqa: E402
 import _targets  # noqa: E402
 
 
@@ -60,6 +61,11 @@ def test_the_report_prints_every_target_and_a_missed_one_fails():
         "sigterm_load_s": 0.02,
         "ready_s": 0.2,
         "sched_uss_mib": 40.0,
+        "sched_uss_after_mib": 40.0,
+        "sched_a128_uss_mib": 45.0,
+        "sched_a128_uss_after_mib": 45.0,
+        "sched_requests_per_s": 20.0,
+        "sched_p99_ms": 300.0,
         "sched_sigterm_s": 0.3,
         "rss_mib": 30.0,
         "uss_mib": 15.0,
@@ -72,7 +78,8 @@ def test_the_report_prints_every_target_and_a_missed_one_fails():
     slow = {key: value * 2 for key, value in fast.items() if not isinstance(value, list)}
     slow["gather_us"] = 40.0
     samples = {"ours": [fast], "oslo-threading": [slow], "oslo-eventlet": [slow]}
-    results = _report.targets(samples, _report.summarize(samples))
+    baseline = _sched_targets.baseline_of(samples, {"date": "2026-12-07"})
+    results = _report.targets(samples, _report.summarize(samples), baseline)
     by_text = {r.text: r for r in results}
     assert by_text["Scatter-gather overhead <= 1.15x the stdlib pool"].met is False
     assert by_text["Start to READY=1 <= 0.7x oslo.service threading's"].measured == "0.50x"
@@ -80,3 +87,109 @@ def test_the_report_prints_every_target_and_a_missed_one_fails():
     assert _targets.exit_status(results) == 1
     printed = _targets.text(results)
     assert printed.count("\n") == len(results)
+
+
+# The scheduler step (bench_sched.py): memory against eventlet at both arena caps,
+# speed against ours before the change.
+
+
+def _sched_round(ours, eventlet):
+    return {"ours": [ours], "oslo-eventlet": [eventlet]}
+
+
+def _by_text(results):
+    return {r.text.split(" <=")[0].split(" >=")[0]: r for r in results}
+
+
+EVENTLET = {
+    "sched_uss_mib": 46.0,
+    "sched_uss_after_mib": 46.0,
+    "sched_requests_per_s": 15.0,
+    "sched_p99_ms": 380.0,
+    "sched_sigterm_s": 1.2,
+}
+BEFORE = {
+    "sched_uss_mib": 69.0,  # the field's gap: 1.5x
+    "sched_uss_after_mib": 70.0,
+    "sched_a128_uss_mib": 88.0,
+    "sched_a128_uss_after_mib": 88.0,
+    "sched_requests_per_s": 18.0,
+    "sched_p99_ms": 380.0,
+    "sched_sigterm_s": 1.2,
+}
+
+
+def test_the_field_gap_misses_every_scheduler_memory_target():
+    results = _by_text(_sched_targets.targets(_sched_round(BEFORE, EVENTLET), None))
+    during = results["Scheduler worker USS during load"]
+    assert (during.met, during.measured) == (False, "1.50x")
+    assert results["Scheduler worker USS after load"].met is False
+    # The capped run is ours alone: compared with eventlet's figure of the same round.
+    capped = results["Scheduler worker USS during load, MALLOC_ARENA_MAX=128,"]
+    assert (capped.met, capped.measured) == (False, "1.91x")
+    assert results["Scheduler worker USS after load, MALLOC_ARENA_MAX=128,"].met is False
+
+
+def test_scheduler_memory_at_or_below_eventlets_meets_its_targets():
+    fixed = dict(BEFORE, sched_uss_mib=46.0, sched_uss_after_mib=45.0)
+    fixed.update(sched_a128_uss_mib=46.0, sched_a128_uss_after_mib=45.5)
+    results = _sched_targets.targets(_sched_round(fixed, EVENTLET), None)
+    memory = [r for r in results if "USS" in r.text]
+    assert len(memory) == 4
+    assert all(r.met is True for r in memory)
+
+
+def test_without_a_baseline_the_speed_targets_are_not_measured():
+    results = _by_text(_sched_targets.targets(_sched_round(BEFORE, EVENTLET), None))
+    assert results["Scheduler throughput"].met is None
+    assert results["Scheduler latency p99"].met is None
+    assert _targets.exit_status(list(results.values()), require_all=True) == 1
+
+
+def test_speed_is_compared_with_the_baseline_relative_to_eventlet():
+    baseline = _sched_targets.baseline_of(_sched_round(BEFORE, EVENTLET), {"date": "d"})
+    assert baseline["ours_vs_eventlet"]["sched_requests_per_s"] == pytest.approx(1.2)
+    # A machine twice as busy: both sides at half speed, the same ratios: met.
+    busy = {k: v / 2 if k == "sched_requests_per_s" else v * 2 for k, v in BEFORE.items()}
+    busy_eventlet = dict(EVENTLET, sched_requests_per_s=7.5, sched_p99_ms=760.0)
+    results = _by_text(_sched_targets.targets(_sched_round(busy, busy_eventlet), baseline))
+    assert results["Scheduler throughput"].measured == "1.00x"
+    assert results["Scheduler throughput"].met is True
+    assert results["Scheduler latency p99"].met is True
+    assert "relative to eventlet's" in results["Scheduler throughput"].spread
+
+
+def test_slower_or_later_than_the_baseline_misses():
+    baseline = _sched_targets.baseline_of(_sched_round(BEFORE, EVENTLET), {"date": "d"})
+    slower = dict(BEFORE, sched_requests_per_s=16.8, sched_p99_ms=430.0)  # 0.93x, 1.13x
+    results = _by_text(_sched_targets.targets(_sched_round(slower, EVENTLET), baseline))
+    assert (results["Scheduler throughput"].met, results["Scheduler throughput"].measured) == (
+        False,
+        "0.93x",
+    )
+    assert results["Scheduler latency p99"].met is False
+    assert _targets.exit_status(list(results.values()), require_all=False) == 1
+
+
+def test_without_eventlet_in_the_run_speed_is_compared_in_absolute_figures():
+    baseline = _sched_targets.baseline_of(_sched_round(BEFORE, EVENTLET), {"date": "d"})
+    faster = dict(BEFORE, sched_requests_per_s=19.0, sched_p99_ms=400.0)
+    results = _by_text(_sched_targets.targets({"ours": [faster]}, baseline))
+    assert results["Scheduler throughput"].met is True
+    assert results["Scheduler latency p99"].measured == "1.05x"
+    assert "absolute" in results["Scheduler latency p99"].spread
+
+
+def test_the_stored_baseline_is_what_a_later_run_compares_with(tmp_path):
+    import json
+
+    samples = _sched_round(BEFORE, EVENTLET)
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps(_sched_targets.baseline_of(samples, {"date": "d", "rounds": 1})))
+    stored = _sched_targets.load_baseline(path)
+    assert stored["rounds"] == 1
+    assert _sched_targets.against_baseline(samples, stored, "sched_p99_ms") == (
+        pytest.approx(1.0),
+        "relative to eventlet's",
+    )
+    assert _sched_targets.load_baseline(tmp_path / "missing.json") is None
