@@ -3,8 +3,9 @@
 Usage: python benchmarks/_variant.py VARIANT MODE
   VARIANT: ours | oslo-threading | oslo-eventlet
   MODE:    load  - ProcessLauncher with the scheduler service under load, until SIGTERM
-           sched - the scheduler-shaped service under load (requests on a 64-thread
-                   RPC-style pool, scatter-gather on BENCH_SG_POOL threads), until SIGTERM
+           sched - the pool-cost service of the growth runs (_growth.py): requests on
+                   a 64-thread RPC-style pool, scatter-gather on BENCH_SG_POOL threads,
+                   until SIGTERM (the bench's scheduler step is sched_service.py)
            idle  - the same service with nothing to do, until SIGTERM
            micro - scatter-gather overhead, looping-call stop() latency, thread leak check
 

@@ -16,14 +16,21 @@ runs the STEPS below (each a fresh process):
    at phases that, over all rounds, cover the refresh interval evenly).
 2. idle: the same service with nothing to do. Start to READY=1 (and serving),
    SIGTERM to gone.
-3. sched: the scheduler-shaped service (requests dispatched on a 64-thread RPC-style
-   pool, scatter-gather on a pool of 40) under load: worker RSS/USS, threads, SIGTERM
-   under load to every process gone (a median of 1 + EXTRA_STOPS stops, as in 1.).
+3. sched: nova-scheduler's shape, as the field measured it (bench_sched.py,
+   sched_service.py): oslo.messaging's RPC server with its default executor on
+   the run's RabbitMQ node, a futurist cell pool of 40, oslo.db sessions on
+   sqlite cell files, 4 clients calling select_destinations for
+   BENCH_SCHED_LOAD_SECONDS; ours under oslo-threading-exec. Worker USS idle,
+   during and after the load, threads, throughput, median and p99 latency,
+   SIGTERM under load; ours again with MALLOC_ARENA_MAX=128.
 4. micro: scatter-gather per-task overhead interleaved with the standard library's
    pool in the same process, looping-call stop() latency, threads left after 10000
    scatter-gather and 1000 looping-call cycles.
 
 Then (_growth.py) how our cost grows with 1-16 workers and with the pool size.
+--only STEP[,STEP] runs only those steps (no growth runs), e.g. --only sched;
+--save-baseline stores the scheduler's speed as "before the change"
+(benchmarks/scheduler_baseline.json) for later runs' speed targets.
 
 Prints every figure, the ratios and each target with its measured ratio; exits 1
 when a target is missed (or, on a full run, not measured). Results go to
@@ -38,6 +45,9 @@ doc/source/benchmark_growth.md and doc/source/benchmark_chart.png. Environment:
   BENCH_QUICK=1           short runs for development
   BENCH_VARIANTS=a,b      run only these variants (targets not measured do not fail)
   BENCH_RAW=FILE          also dump every sample as JSON
+  BENCH_SCHED_LOAD_SECONDS=S  the scheduler step's load (default 40; 10 quick)
+  BENCH_SCHED_ARENA=0     skip the scheduler step's MALLOC_ARENA_MAX=128 run of ours
+  BENCH_SCHED_OURS=launcher  run ours' scheduler under our ProcessLauncher, not exec
   BENCH_RPC=0             skip the RPC service step (bench_rpc.py; it needs
                           rabbitmq-server installed and starts a broker of its own)
 """

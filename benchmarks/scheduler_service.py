@@ -10,13 +10,14 @@ Every variant runs this same code: ``_api.select()`` decides what ``service``,
   cells (2 ms of I/O each, a few records back) and a pass over the host state;
 - under load, a 50 ms FixedIntervalLoopingCall measures its own lateness for 10 s,
   then how long ``stop()`` takes to end it;
-- ``shaped`` (the scheduler-shaped run): each request thread is a client whose
-  call is dispatched on the RPC-style request pool (64 threads), and the request
-  reads 400 host records from each cell on the scatter-gather pool, as nova's
-  select_destinations reads the compute nodes of every cell. ``stop()`` stops that
-  pool first and lets its calls in flight finish, as nova's Service.stop() stops
-  its RPC server, on every variant (eventlet's thread group would otherwise kill
-  them, which no RPC service does).
+- ``shaped`` (the growth runs by pool size, _growth.py; the bench's scheduler
+  step, which reproduces nova-scheduler's allocations, is sched_service.py): each
+  request thread is a client whose call is dispatched on the RPC-style request
+  pool (64 threads), and the request reads 400 host records from each cell on the
+  scatter-gather pool, as nova's select_destinations reads the compute nodes of
+  every cell. ``stop()`` stops that pool first and lets its calls in flight
+  finish, as nova's Service.stop() stops its RPC server, on every variant
+  (eventlet's thread group would otherwise kill them, which no RPC service does).
 
 Idle, the request threads wait for requests that never come and the periodic task
 sleeps. Events (serving, looping-call figures, stopped) are JSON lines written to
