@@ -261,7 +261,8 @@ def markdown(samples, summary, results, run):
         "",
         f"Run of {run['date']}: {_plural(run['rounds'], 'round')} (A B C alternating), "
         f"{run['workers']} "
-        f"workers per service, {run['load_seconds']:.0f} s of steady load, {run['cpus']} CPUs, "
+        f"workers per service, {run['load_seconds']:.0f} s of steady load "
+        f"({run.get('sched_load_seconds', 0):.0f} s in the scheduler step), {run['cpus']} CPUs, "
         f"Python {run['python']}, load average {run['load_before']} before and "
         f"{run['load_after']} after, {run['minutes']:.1f} minutes.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in run["versions"].items()) + ".",

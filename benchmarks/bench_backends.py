@@ -46,6 +46,7 @@ doc/source/benchmark_growth.md and doc/source/benchmark_chart.png. Environment:
   BENCH_VARIANTS=a,b      run only these variants (targets not measured do not fail)
   BENCH_RAW=FILE          also dump every sample as JSON
   BENCH_SCHED_LOAD_SECONDS=S  the scheduler step's load (default 40; 10 quick)
+  BENCH_SCHED_ROUNDS=N    rounds that run the scheduler step (default 3; the first N)
   BENCH_SCHED_ARENA=0     skip the scheduler step's MALLOC_ARENA_MAX=128 run of ours
   BENCH_SCHED_OURS=launcher  run ours' scheduler under our ProcessLauncher, not exec
   BENCH_RPC=0             skip the RPC service step (bench_rpc.py; it needs
@@ -308,7 +309,8 @@ def main(argv=None):
     load_before = _loadavg()
     print(
         f"Benchmark: {', '.join(variants)}; {ROUNDS} rounds; {WORKERS} workers; "
-        f"{LOAD_SECONDS:.0f} s of load; {os.cpu_count()} CPUs; load average {load_before}",
+        f"{LOAD_SECONDS:.0f} s of load ({bench_sched.LOAD_SECONDS:.0f} s in the scheduler "
+        f"step); {os.cpu_count()} CPUs; load average {load_before}",
         flush=True,
     )
     began = time.monotonic()

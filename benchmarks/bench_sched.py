@@ -20,7 +20,9 @@ This process is the client (as nova-conductor): CLIENTS threads calling
 The ours variant runs twice per round: as the machine gives it and with
 MALLOC_ARENA_MAX=128 (glibc's default arena cap on a 16-CPU host; here it is
 8 per CPU). Environment: BENCH_SCHED_LOAD_SECONDS (default 40; 10 with
-BENCH_QUICK=1), BENCH_SCHED_ARENA=0 skips the arena-cap run.
+BENCH_QUICK=1), BENCH_SCHED_ROUNDS (default 3: the step runs in the first rounds
+only), BENCH_SCHED_ARENA=0 skips the arena-cap run, BENCH_SCHED_OURS=launcher runs
+ours under our ProcessLauncher instead of oslo-threading-exec.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ import bench_rpc  # noqa: E402
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 LOAD_SECONDS = float(os.environ.get("BENCH_SCHED_LOAD_SECONDS", "10" if QUICK else "40"))
 ARENA_RUN = os.environ.get("BENCH_SCHED_ARENA", "1") != "0"
+# The step runs in the first ROUNDS rounds only (each is ~1.3 min per variant run).
+ROUNDS = int(os.environ.get("BENCH_SCHED_ROUNDS", "3"))
 ARENA_ENV = {"MALLOC_ARENA_MAX": "128"}
 # How ours runs: "exec", the unmodified program (oslo.service's threading backend
 # selected, as nova does) under oslo-threading-exec, as in the field; "launcher",
@@ -62,6 +66,7 @@ STOP_CALL_TIMEOUT = 10
 WORKERS = 2
 
 _cells: dict = {}
+_rounds: dict[str, int] = {}
 
 
 def _cells_dir(workdir: str) -> str:
@@ -240,6 +245,9 @@ def measure_once(
 
 def run_sched(variant: str, log_dir: str) -> dict[str, float]:
     """bench_backends step: the scheduler figures of one round for ``variant``."""
+    _rounds[variant] = _rounds.get(variant, 0) + 1
+    if _rounds[variant] > ROUNDS:
+        return {}
     url = bench_rpc._step_broker_url()
     workdir = bench_rpc._step_state["workdir"]
     try:
