@@ -29,9 +29,19 @@ class Run:
     """One fresh variant process; its process group is always killed at the end."""
 
     def __init__(
-        self, variant, mode, log_dir, workers=2, probe_seconds=10.0, env=None, program=None
+        self,
+        variant,
+        mode,
+        log_dir,
+        workers=2,
+        probe_seconds=10.0,
+        env=None,
+        program=None,
+        package_dir=None,
     ):
-        """``program``: the argv after the interpreter (default: _variant.py VARIANT MODE)."""
+        """``program``: the argv after the interpreter (default: _variant.py VARIANT MODE);
+        ``package_dir``: first on PYTHONPATH, where oslo_threading_backend comes from
+        (default: this checkout)."""
         self.variant = variant
         self.mode = mode
         self.program = program or [str(HERE / "_variant.py"), variant, mode]
@@ -42,6 +52,7 @@ class Run:
         self.worker_pids = []
         self._probe_seconds = probe_seconds
         self._extra_env = dict(env or {})
+        self._package_dir = str(package_dir or REPO)
         self._buffer = b""
         self._read_fd = None
         self._notify = None
@@ -64,7 +75,8 @@ class Run:
             PYTHONUNBUFFERED="1",
             **self._extra_env,
         )
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+        first = (self._package_dir, str(REPO), env.get("PYTHONPATH", ""))
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in first if p))
         with open(self.log_path, "wb") as log:
             self.started_at = time.monotonic()
             self.proc = subprocess.Popen(

@@ -22,7 +22,9 @@ MALLOC_ARENA_MAX=128 (glibc's default arena cap on a 16-CPU host; here it is
 8 per CPU). Environment: BENCH_SCHED_LOAD_SECONDS (default 40; 10 with
 BENCH_QUICK=1), BENCH_SCHED_ROUNDS (default 3: the step runs in the first rounds
 only), BENCH_SCHED_ARENA=0 skips the arena-cap run, BENCH_SCHED_OURS=launcher runs
-ours under our ProcessLauncher instead of oslo-threading-exec.
+ours under our ProcessLauncher instead of oslo-threading-exec,
+BENCH_SCHED_BEFORE=DIR runs ours once more per round from the package in DIR (the
+code before a change: the speed targets then compare within each round).
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ ARENA_ENV = {"MALLOC_ARENA_MAX": "128"}
 OURS_VIA = os.environ.get("BENCH_SCHED_OURS", "exec")
 if OURS_VIA not in ("exec", "launcher"):
     raise SystemExit(f"BENCH_SCHED_OURS={OURS_VIA!r}: expected 'exec' or 'launcher'")
+# "Before the change", measured in the same rounds: a directory holding this package
+# as it was (e.g. `git archive <commit> | tar -x -C DIR`); ours runs once more from it.
+BEFORE = os.environ.get("BENCH_SCHED_BEFORE") or None
+if BEFORE and not os.path.isfile(os.path.join(BEFORE, "oslo_threading_backend", "__init__.py")):
+    raise SystemExit(f"BENCH_SCHED_BEFORE={BEFORE!r}: no oslo_threading_backend package there")
 CLIENTS = 4  # the field's LOAD_CLIENTS
 WARMUP_CALLS = 10
 SAMPLE_SECONDS = 3.0
@@ -94,7 +101,7 @@ def _spec(n: int) -> dict:
 
 
 @contextlib.contextmanager
-def _service(variant: str, url: str, workdir: str, env: dict, log_dir: str):
+def _service(variant: str, url: str, workdir: str, env: dict, log_dir: str, package_dir=None):
     """(client, run): the variant's scheduler started on a topic of its own."""
     messaging = bench_rpc._client_messaging()
     from oslo_config import cfg
@@ -114,7 +121,15 @@ def _service(variant: str, url: str, workdir: str, env: dict, log_dir: str):
         exec_script = str(pathlib.Path(sys.executable).parent / "oslo-threading-exec")
         program = [exec_script, sys.executable, program[0], "oslo-threading", *args]
     try:
-        with Run(variant, "sched", log_dir, workers=WORKERS, env=env, program=program) as run:
+        with Run(
+            variant,
+            "sched",
+            log_dir,
+            workers=WORKERS,
+            env=env,
+            program=program,
+            package_dir=package_dir,
+        ) as run:
             yield client, run
     finally:
         transport.cleanup()
@@ -172,14 +187,18 @@ def _during(samples: list[tuple[float, dict]], began: float, ended: float, key: 
     return statistics.median(m[key] for m in half)
 
 
-def _check_backend(run: Run) -> None:
-    """Ours must run on this package, the others on oslo.service (the master says)."""
+def _check_backend(run: Run, package_dir) -> None:
+    """Ours must run on this package (from ``package_dir`` if given), the others on
+    oslo.service: the master says which launcher it used, and from where."""
     (launching,) = run.wait_for(
         lambda ev: [e for e in ev if e["event"] == "launching"], 10.0, "launching event"
     )
     ours = launching["launcher"].startswith("oslo_threading_backend.")
-    if ours != (run.variant == "ours"):
-        raise RunFailed(f"{run.variant} ran on {launching['launcher']}")
+    where = os.path.realpath(launching["launcher_file"])
+    if ours != (run.variant == "ours") or (
+        package_dir and not where.startswith(os.path.realpath(package_dir) + os.sep)
+    ):
+        raise RunFailed(f"{run.variant} ran on {launching['launcher']} from {where}")
 
 
 def _first_answer(client, run: Run) -> None:
@@ -196,12 +215,18 @@ def _first_answer(client, run: Run) -> None:
 
 
 def measure_once(
-    variant: str, url: str, workdir: str, env: dict | None = None, log_dir: str | None = None
+    variant: str,
+    url: str,
+    workdir: str,
+    env: dict | None = None,
+    log_dir: str | None = None,
+    package_dir: str | None = None,
 ) -> dict:
     """One run of the scheduler: memory idle, during and after load, speed, stop."""
-    with _service(variant, url, workdir, dict(env or {}), log_dir or workdir) as (client, run):
+    service = _service(variant, url, workdir, dict(env or {}), log_dir or workdir, package_dir)
+    with service as (client, run):
         run.wait_serving()
-        _check_backend(run)
+        _check_backend(run, package_dir)
         pids = run.worker_pids
         idle = _workers_memory(pids)
         _first_answer(client, run)
@@ -257,6 +282,10 @@ def run_sched(variant: str, log_dir: str) -> dict[str, float]:
             capped = measure_once(variant, url, workdir, ARENA_ENV, log_dir)
             for key in ("uss_mib", "uss_after_mib", "threads", "requests_per_s", "p99_ms"):
                 sample[f"sched_a128_{key}"] = capped[key]
+        if variant == "ours" and BEFORE:
+            before = measure_once(variant, url, workdir, None, log_dir, BEFORE)
+            for key in ("uss_mib", "uss_after_mib", "threads", "requests_per_s", "p99_ms"):
+                sample[f"sched_before_{key}"] = before[key]
     except RunFailed as exc:
         raise ValueError(str(exc)) from exc
     return sample

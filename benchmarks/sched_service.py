@@ -202,7 +202,12 @@ def main(argv):
     launcher = _api.service.ProcessLauncher(conf)
     launcher.launch_service(svc, workers=WORKERS)
     # Which backend answered: under oslo-threading-exec, oslo.service's names are ours.
-    report("launching", launcher=f"{type(launcher).__module__}.{type(launcher).__name__}")
+    module = sys.modules[type(launcher).__module__]
+    report(
+        "launching",
+        launcher=f"{module.__name__}.{type(launcher).__name__}",
+        launcher_file=module.__file__,
+    )
     return launcher.wait()
 
 

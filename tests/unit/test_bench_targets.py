@@ -193,3 +193,32 @@ def test_the_stored_baseline_is_what_a_later_run_compares_with(tmp_path):
         "relative to eventlet's",
     )
     assert _sched_targets.load_baseline(tmp_path / "missing.json") is None
+
+
+def test_ours_before_in_the_same_rounds_wins_over_the_stored_baseline():
+    # The stored baseline would say "met"; the in-run "before" (BENCH_SCHED_BEFORE)
+    # of each round says throughput fell to 0.90x and p99 rose to 1.20x: missed.
+    baseline = _sched_targets.baseline_of(_sched_round(BEFORE, EVENTLET), {"date": "d"})
+    rounds = []
+    for speed in (18.0, 9.0, 18.0):  # round 2 ran on a busy machine: both halves slower
+        rounds.append(
+            dict(
+                BEFORE,
+                sched_requests_per_s=speed * 0.9,
+                sched_p99_ms=380.0 * 18.0 / speed * 1.2,
+                sched_before_requests_per_s=speed,
+                sched_before_p99_ms=380.0 * 18.0 / speed,
+            )
+        )
+    samples = {"ours": rounds, "oslo-eventlet": [EVENTLET] * 3}
+    assert _sched_targets.before_in_run(samples, "sched_requests_per_s") == pytest.approx(
+        [0.9, 0.9, 0.9]
+    )
+    results = _by_text(_sched_targets.targets(samples, baseline))
+    assert (results["Scheduler throughput"].met, results["Scheduler throughput"].measured) == (
+        False,
+        "0.90x",
+    )
+    assert results["Scheduler latency p99"].measured == "1.20x"
+    assert results["Scheduler latency p99"].met is False
+    assert "same rounds" in results["Scheduler throughput"].spread
