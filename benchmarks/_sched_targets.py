@@ -8,14 +8,13 @@ the machine's default arena cap and at ``MALLOC_ARENA_MAX=128`` (ours only; the
 eventlet worker runs on one OS thread, one arena, whatever the cap). Speed: the
 throughput and p99 latency of the same load against *ours before the change*,
 stored by ``bench_backends.py --only sched --save-baseline`` in
-``benchmarks/scheduler_baseline.json``. A later run on a machine as busy or as
-quiet as that one compares ours/eventlet of this run with ours/eventlet of the
-baseline's (each a median of per-round ratios): the eventlet backend, which no
-change of ours touches, is the yardstick of how fast the machine was (a rough
-one: under heavy contention a single-threaded worker loses more CPU than a
-threaded one). Better, with ``BENCH_SCHED_BEFORE=DIR`` (the package before the
-change, e.g. ``git archive <commit> | tar -x -C DIR``) ours runs once more per
-round from DIR, and the speed targets are judged on per-round ratios.
+``benchmarks/scheduler_baseline.json``, with the package's commit. When the
+package differs from that commit, ours runs once more per round from it
+(_before.py) and the targets use the per-round ratios ours / ours before.
+Otherwise the stored figures: ours/eventlet of this run against ours/eventlet
+of the baseline's (each a median of per-round ratios), the eventlet backend
+being the yardstick of how busy the machine was (a rough one: under heavy
+contention a single-threaded worker loses more CPU than a threaded one).
 """
 
 from __future__ import annotations
@@ -113,6 +112,9 @@ def _speed(samples, baseline, key, text, limit, higher_is_better):
         how = "ours before in the same rounds"
         if len(ratios) > 1:
             how += f", {min(ratios):.2f}-{max(ratios):.2f}"
+    elif baseline and baseline.get("package_unchanged"):
+        # The package is the baseline's own: this run measured no change of ours.
+        return _targets.Result(text, "1.00x", True, "the package is the baseline's")
     else:
         found = against_baseline(samples, baseline, key)
         if found is None:

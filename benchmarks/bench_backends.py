@@ -49,6 +49,8 @@ doc/source/benchmark_growth.md and doc/source/benchmark_chart.png. Environment:
   BENCH_SCHED_ROUNDS=N    rounds that run the scheduler step (default 3; the first N)
   BENCH_SCHED_ARENA=0     skip the scheduler step's MALLOC_ARENA_MAX=128 run of ours
   BENCH_SCHED_OURS=launcher  run ours' scheduler under our ProcessLauncher, not exec
+  BENCH_SCHED_BEFORE=X    "ours before the change" for the speed targets: a directory,
+                          a git revision, or 0 (default: the baseline's commit; _before.py)
   BENCH_RPC=0             skip the RPC service step (bench_rpc.py; it needs
                           rabbitmq-server installed and starts a broker of its own)
 """
@@ -69,6 +71,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from _api import REFRESH_INTERVAL  # noqa: E402
+import _before  # noqa: E402
 import _growth  # noqa: E402
 import _report  # noqa: E402
 from _runs import Run  # noqa: E402
@@ -306,6 +309,10 @@ def main(argv=None):
         missing = bench_rpc.broker_missing()
         if missing:
             raise SystemExit(f"bench_backends.py: {missing}")
+    baseline = _sched_targets.load_baseline()
+    if any(name == "sched" for name, _step in STEPS):
+        why = bench_sched.prepare(baseline, args.save_baseline)
+        print(f"Scheduler step, speed against ours before the change: {why}", flush=True)
     load_before = _loadavg()
     print(
         f"Benchmark: {', '.join(variants)}; {ROUNDS} rounds; {WORKERS} workers; "
@@ -331,15 +338,17 @@ def main(argv=None):
         "versions": _versions(),
         "date": time.strftime("%Y-%m-%d"),
         "commit": _commit(),
+        "package_commit": _before.package_commit(),
         "steps": _all_step_names(),
         "sched_load_seconds": bench_sched.LOAD_SECONDS,
     }
     summary = _report.summarize(samples)
-    baseline = _sched_targets.load_baseline()
     if args.save_baseline:
         baseline = _sched_targets.baseline_of(samples, run_info)
         _sched_targets.BASELINE_PATH.write_text(json.dumps(baseline, indent=1) + "\n")
         print(f"Wrote the scheduler's speed baseline: {_sched_targets.BASELINE_PATH}")
+    if baseline is not None:
+        baseline = dict(baseline, package_unchanged=bench_sched.BEFORE["unchanged"])
     results = _report.targets(samples, summary, baseline)
     print()
     print(_report.ratios_text(samples))

@@ -23,8 +23,8 @@ MALLOC_ARENA_MAX=128 (glibc's default arena cap on a 16-CPU host; here it is
 BENCH_QUICK=1), BENCH_SCHED_ROUNDS (default 3: the step runs in the first rounds
 only), BENCH_SCHED_ARENA=0 skips the arena-cap run, BENCH_SCHED_OURS=launcher runs
 ours under our ProcessLauncher instead of oslo-threading-exec,
-BENCH_SCHED_BEFORE=DIR runs ours once more per round from the package in DIR (the
-code before a change: the speed targets then compare within each round).
+BENCH_SCHED_BEFORE (see _before.py) picks the package before the change that ours
+runs from once more per round (the speed targets then compare within each round).
 """
 
 from __future__ import annotations
@@ -57,11 +57,8 @@ ARENA_ENV = {"MALLOC_ARENA_MAX": "128"}
 OURS_VIA = os.environ.get("BENCH_SCHED_OURS", "exec")
 if OURS_VIA not in ("exec", "launcher"):
     raise SystemExit(f"BENCH_SCHED_OURS={OURS_VIA!r}: expected 'exec' or 'launcher'")
-# "Before the change", measured in the same rounds: a directory holding this package
-# as it was (e.g. `git archive <commit> | tar -x -C DIR`); ours runs once more from it.
-BEFORE = os.environ.get("BENCH_SCHED_BEFORE") or None
-if BEFORE and not os.path.isfile(os.path.join(BEFORE, "oslo_threading_backend", "__init__.py")):
-    raise SystemExit(f"BENCH_SCHED_BEFORE={BEFORE!r}: no oslo_threading_backend package there")
+# "Before the change", run in the same rounds (see _before.py): set by prepare().
+BEFORE = {"dir": None, "why": "not prepared", "unchanged": False}
 CLIENTS = 4  # the field's LOAD_CLIENTS
 WARMUP_CALLS = 10
 SAMPLE_SECONDS = 3.0
@@ -268,6 +265,15 @@ def measure_once(
     }
 
 
+def prepare(baseline: dict | None, saving_baseline: bool) -> str:
+    """Decide what "ours before the change" is for this run (BENCH_SCHED_BEFORE)."""
+    import _before
+
+    setting = "0" if saving_baseline else os.environ.get("BENCH_SCHED_BEFORE")
+    BEFORE["dir"], BEFORE["why"], BEFORE["unchanged"] = _before.resolve(setting, baseline)
+    return BEFORE["why"]
+
+
 def run_sched(variant: str, log_dir: str) -> dict[str, float]:
     """bench_backends step: the scheduler figures of one round for ``variant``."""
     _rounds[variant] = _rounds.get(variant, 0) + 1
@@ -282,8 +288,8 @@ def run_sched(variant: str, log_dir: str) -> dict[str, float]:
             capped = measure_once(variant, url, workdir, ARENA_ENV, log_dir)
             for key in ("uss_mib", "uss_after_mib", "threads", "requests_per_s", "p99_ms"):
                 sample[f"sched_a128_{key}"] = capped[key]
-        if variant == "ours" and BEFORE:
-            before = measure_once(variant, url, workdir, None, log_dir, BEFORE)
+        if variant == "ours" and BEFORE["dir"]:
+            before = measure_once(variant, url, workdir, None, log_dir, BEFORE["dir"])
             for key in ("uss_mib", "uss_after_mib", "threads", "requests_per_s", "p99_ms"):
                 sample[f"sched_before_{key}"] = before[key]
     except RunFailed as exc:

@@ -222,3 +222,26 @@ def test_ours_before_in_the_same_rounds_wins_over_the_stored_baseline():
     assert results["Scheduler latency p99"].measured == "1.20x"
     assert results["Scheduler latency p99"].met is False
     assert "same rounds" in results["Scheduler throughput"].spread
+
+
+def test_a_package_unchanged_since_the_baseline_has_no_change_to_measure():
+    baseline = _sched_targets.baseline_of(_sched_round(BEFORE, EVENTLET), {"date": "d"})
+    baseline["package_unchanged"] = True
+    slower_machine = dict(BEFORE, sched_requests_per_s=9.0)  # the stored figures would miss
+    results = _by_text(_sched_targets.targets(_sched_round(slower_machine, EVENTLET), baseline))
+    assert results["Scheduler throughput"].met is True
+    assert results["Scheduler throughput"].spread == "the package is the baseline's"
+
+
+def test_the_package_before_the_change_comes_from_git_or_a_directory(tmp_path):
+    import _before
+
+    assert _before.resolve("0", {"package_commit": "HEAD"})[0] is None
+    with pytest.raises(SystemExit, match="no oslo_threading_backend package there"):
+        _before.resolve(str(tmp_path), None)
+    directory, why, unchanged = _before.resolve("HEAD", None)
+    assert (pathlib.Path(directory) / "oslo_threading_backend" / "__init__.py").is_file()
+    assert "git archive" in why and not unchanged
+    assert _before.resolve(directory, None)[0] == directory
+    with pytest.raises(SystemExit, match="cannot take"):
+        _before.resolve("no-such-revision-" + "0" * 8, None)
