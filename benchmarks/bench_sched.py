@@ -269,8 +269,11 @@ def prepare(baseline: dict | None, saving_baseline: bool) -> str:
     """Decide what "ours before the change" is for this run (BENCH_SCHED_BEFORE)."""
     import _before
 
-    setting = "0" if saving_baseline else os.environ.get("BENCH_SCHED_BEFORE")
-    BEFORE["dir"], BEFORE["why"], BEFORE["unchanged"] = _before.resolve(setting, baseline)
+    if saving_baseline:
+        BEFORE.update(dir=None, why="none: this run is the baseline", unchanged=False)
+    else:
+        setting = os.environ.get("BENCH_SCHED_BEFORE")
+        BEFORE["dir"], BEFORE["why"], BEFORE["unchanged"] = _before.resolve(setting, baseline)
     return BEFORE["why"]
 
 
