@@ -15,7 +15,8 @@ This process is the client (as nova-conductor): CLIENTS threads calling
   mean of both workers (the field's "during load");
 - throughput (answered calls per second) and median and p99 latency of the calls;
 - after load: the same, AFTER_SECONDS after the last call (past a 5 s idle exit);
-- SIGTERM with STOP_CLIENTS still calling, to every process gone.
+- SIGTERM with STOP_CLIENTS still calling, to every process gone: the median of
+  this stop and EXTRA_STOPS (BENCH_EXTRA_STOPS, default 2) fresh runs' stops.
 
 The ours variant runs twice per round: as the machine gives it and with
 MALLOC_ARENA_MAX=128 (glibc's default arena cap on a 16-CPU host; here it is
@@ -63,6 +64,9 @@ CLIENTS = 4  # the field's LOAD_CLIENTS
 WARMUP_CALLS = 10
 SAMPLE_SECONDS = 3.0
 AFTER_SECONDS = 12.0  # the field's AFTER_S (thread_pool_statistic_period + 2)
+# A stop under load is one sample of a noisy figure: the step's is the median of
+# its main run's stop and EXTRA_STOPS fresh runs' (as bench_backends' other steps).
+EXTRA_STOPS = int(os.environ.get("BENCH_EXTRA_STOPS", "0" if QUICK else "2"))
 STOP_CLIENTS = 4
 STOP_LOAD_SECONDS = 3.0
 CALL_TIMEOUT = 30  # the field clients' long_rpc_timeout
@@ -211,6 +215,24 @@ def _first_answer(client, run: Run) -> None:
     raise RunFailed(f"{run.variant}: no call answered; log:\n{run.tail()}")
 
 
+def _stop_under_load(client, run: Run) -> float:
+    """SIGTERM with STOP_CLIENTS calling, to every process gone."""
+    stoppers = _Clients(client.prepare(timeout=STOP_CALL_TIMEOUT), STOP_CLIENTS)
+    run.drain(STOP_LOAD_SECONDS)
+    gone = run.sigterm_to_gone()
+    stoppers.stop(STOP_CALL_TIMEOUT + 2)
+    return gone
+
+
+def _extra_stop(variant: str, url: str, workdir: str, log_dir: str) -> float:
+    """One more SIGTERM-under-load sample, from a fresh service."""
+    with _service(variant, url, workdir, {}, log_dir) as (client, run):
+        run.wait_serving()
+        _check_backend(run, None)
+        _first_answer(client, run)
+        return _stop_under_load(client, run)
+
+
 def measure_once(
     variant: str,
     url: str,
@@ -244,10 +266,7 @@ def measure_once(
             )
         run.drain(AFTER_SECONDS)
         after = _workers_memory(pids)
-        stoppers = _Clients(client.prepare(timeout=STOP_CALL_TIMEOUT), STOP_CLIENTS)
-        run.drain(STOP_LOAD_SECONDS)
-        gone = run.sigterm_to_gone()
-        stoppers.stop(STOP_CALL_TIMEOUT + 2)
+        gone = _stop_under_load(client, run)
     latencies = sorted(latency * 1e3 for _, latency in clients.calls)
     if not latencies:
         raise RunFailed(f"{variant}: no call answered under load")
@@ -286,6 +305,9 @@ def run_sched(variant: str, log_dir: str) -> dict[str, float]:
     workdir = bench_rpc._step_state["workdir"]
     try:
         figures = measure_once(variant, url, workdir, log_dir=log_dir)
+        stops = [figures["sigterm_s"]]
+        stops += [_extra_stop(variant, url, workdir, log_dir) for _ in range(EXTRA_STOPS)]
+        figures["sigterm_s"] = statistics.median(stops)
         sample = {f"sched_{key}": value for key, value in figures.items()}
         if variant == "ours" and ARENA_RUN:
             capped = measure_once(variant, url, workdir, ARENA_ENV, log_dir)
