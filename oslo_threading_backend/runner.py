@@ -203,18 +203,20 @@ def check_conf(conf: cfg.ConfigOpts) -> None:
 
     :raises UsageError: a value does not convert, or the timeout is negative.
     """
+    # None of them imports futurist.
     from oslo_threading_backend._openstack import config_check as _config_check
-    from oslo_threading_backend._openstack import (
-        service_opts as _service_opts,  # imports no futurist
-    )
-    from oslo_threading_backend._threads import hung_tasks as _hung_tasks  # nor this
+    from oslo_threading_backend._openstack import service_opts as _service_opts
+    from oslo_threading_backend._openstack import worker_health_opts as _worker_health_opts
+    from oslo_threading_backend._threads import hung_tasks as _hung_tasks
 
     _service_opts.register_service_opts(conf)
     _register_launcher_opts(conf)
+    _worker_health_opts.register_opts(conf)
     try:
         _config_check.check_values(conf)
         _service_opts.check_shutdown_timeout(conf)
         _hung_tasks.threshold_from(conf)
+        _worker_health_opts.check_worker_hang_timeout(conf)
     except (cfg.Error, ValueError) as exc:
         raise UsageError(f"the config is not usable: {exc}") from None
 

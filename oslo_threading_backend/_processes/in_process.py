@@ -26,6 +26,7 @@ from oslo_threading_backend._processes import logflush as _logflush
 from oslo_threading_backend._processes import service_base as _service_base
 from oslo_threading_backend._processes import service_wait as _service_wait
 from oslo_threading_backend._processes import signals as _signals
+from oslo_threading_backend._processes import stop_dump as _stop_dump
 from oslo_threading_backend._upstream import messaging_server_fixes as _messaging_server_fixes
 
 LOG = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class InProcessRunner:
         # Last good value: a bad one in a reloaded config file is refused.
         self._shutdown_timeout = _service_opts.check_shutdown_timeout(conf)
         self._stopped = threading.Event()
+        # "Service: ExcType: message" of the first start() that raised.
+        self.boot_failure: str | None = None
         # Handlers go in now, as oslo.service does: a signal that arrives while
         # services start, before run(), is queued instead of killing the process.
         self._handler: _signals.SignalHandler | None = None
@@ -81,9 +84,25 @@ class InProcessRunner:
     def add(self, service: _service_base.ServiceBase) -> None:
         """Start the service now, then call its wait() on a thread of its own.
 
-        An exception from start() reaches the caller.
+        A start() that raises is a boot failure, as in a forked worker: one
+        ERROR record, and run() stops the services started and returns 1.
         """
-        service.start()
+        name = type(service).__name__
+        if self.boot_failure is not None:
+            LOG.info("Service %s not started: %s failed to start", name, self.boot_failure)
+            return
+        try:
+            service.start()
+        except Exception as exc:
+            self.boot_failure = f"{name} ({type(exc).__name__}: {exc})"
+            LOG.exception(
+                "Service %s failed to start in this process (no_fork): %s: %s. Stopping "
+                "the services started, exit status 1",
+                name,
+                type(exc).__name__,
+                exc,
+            )
+            return
         self.services.append(service)
         self._waits.append(self._wait_for(service))
 
@@ -142,6 +161,9 @@ class InProcessRunner:
             return 0
         if self._handler is None:
             LOG.warning("Launcher made off the main thread: signals are not handled")
+        if self.boot_failure is not None:
+            self._stop_gracefully()
+            return 1
         stats = process_stats.start(self.conf)
         watchdog = systemd.start_watchdog()
         systemd.notify_state(systemd.READY)
@@ -239,11 +261,7 @@ class InProcessRunner:
         timeout = self._current_shutdown_timeout()
         deadline = None
         if timeout > 0:
-            deadline = threading.Timer(
-                timeout,
-                _fast_exit,
-                args=(f"Graceful shutdown timeout ({timeout} s) exceeded, exiting with status 1",),
-            )
+            deadline = threading.Timer(timeout, _stop_timed_out, args=(timeout,))
             deadline.daemon = True
             deadline.start()
         try:
@@ -259,6 +277,13 @@ class InProcessRunner:
         self._stopped.set()
         LOG.info("Services stopped")
         return 0
+
+
+def _stop_timed_out(timeout: int) -> None:
+    try:
+        _stop_dump.log_running_threads(f"This process (pid {os.getpid()})", timeout)
+    finally:
+        _fast_exit(f"Graceful shutdown timeout ({timeout} s) exceeded, exiting with status 1")
 
 
 def _fast_exit(reason: str) -> None:

@@ -27,6 +27,7 @@ from oslo_threading_backend._openstack import config_check as _config_check
 from oslo_threading_backend._openstack import eventlet_guard as _eventlet_guard
 from oslo_threading_backend._openstack import service_config as _service_config
 from oslo_threading_backend._openstack import service_opts as _service_opts
+from oslo_threading_backend._openstack import worker_health_opts as _worker_health_opts
 from oslo_threading_backend._processes import in_process as _in_process
 from oslo_threading_backend._processes import master as _master
 from oslo_threading_backend._processes import memory as _memory
@@ -88,6 +89,7 @@ def _adopt_conf(conf: cfg.ConfigOpts) -> None:
     if backend.get_backend_type() is backend.BackendType.THREADING:
         _eventlet_guard.refuse_if_monkey_patched()
     _service_opts.register_service_opts(conf)
+    _worker_health_opts.register_opts(conf)
     executors.set_conf(conf)
     thread_dump.register_opts(conf)
     process_stats.register_opts(conf)
@@ -241,6 +243,7 @@ class _ForkingLauncher:
                 mp_context=self._mp_context,
                 wait_interval=self._wait_interval,
                 on_reload=self._on_master_reload,
+                worker_hang_timeout=_worker_health_opts.check_worker_hang_timeout(self.conf),
             )
             for service, workers in self._pending:
                 self._add_to_master(service, workers)

@@ -20,9 +20,13 @@ from typing import Any
 import cotyledon
 
 from oslo_threading_backend import systemd
+from oslo_threading_backend._processes import boot_failures as _boot_failures
 from oslo_threading_backend._processes import exit as _exit
 from oslo_threading_backend._processes import fork_guard as _fork_guard
+from oslo_threading_backend._processes import health_monitor as _health_monitor
 from oslo_threading_backend._processes import logflush as _logflush
+from oslo_threading_backend._processes import shutdown_gate as _shutdown_gate
+from oslo_threading_backend._processes import stop_dump as _stop_dump
 from oslo_threading_backend._processes import worker_channel as _worker_channel
 from oslo_threading_backend._upstream import cotyledon_compat as _cotyledon_compat
 from oslo_threading_backend._upstream import cotyledon_log as _cotyledon_log
@@ -47,6 +51,7 @@ class Master(cotyledon.ServiceManager):
         mp_context: multiprocessing.context.BaseContext,
         wait_interval: float,
         on_reload: Callable[[], bool] | None = None,
+        worker_hang_timeout: int = 0,
     ) -> None:
         """``on_reload`` runs first at SIGHUP; False means the new config was refused."""
         # Before cotyledon acts on this process (title, setsid, signal handlers).
@@ -63,6 +68,17 @@ class Master(cotyledon.ServiceManager):
         if mp_context.get_start_method() == "spawn":
             _start_resource_tracker_ignoring_sighup()
         self.channel = _worker_channel.WorkerChannel(mp_context)
+        self._gate = _shutdown_gate.ShutdownGate(on_close=self.channel.health.begin_shutdown)
+        self._health = _health_monitor.HealthMonitor(
+            self.channel.health, worker_hang_timeout, self._worker_numbers, self._dead
+        )
+        self._boot = _boot_failures.BootFailures(
+            self._health,
+            lambda: self._running_services,
+            self._service_name,
+            lambda: self._gate.closed,
+            self._end_launch,
+        )
         self._ready_sent = threading.Event()
         self._watchdog: systemd.Watchdog | None = None
         self._on_reload = on_reload
@@ -74,6 +90,7 @@ class Master(cotyledon.ServiceManager):
         self._reached_by_reload: set[int] = set()
         # First hook, so that no other hook failing can keep signals held.
         self.register_hooks(on_new_worker=_fork_guard.release_held_signals)
+        self.register_hooks(on_dead_worker=self._boot.on_dead_worker)
 
     @property
     def graceful_shutdown_timeout(self) -> int:
@@ -101,13 +118,40 @@ class Master(cotyledon.ServiceManager):
     def worker_pids(self) -> list[int]:
         return [pid for _process, pid in self._workers()]
 
+    def _worker_numbers(self) -> list[tuple[int, int]]:
+        """(pid, worker number) of the workers cotyledon tracks."""
+        found = []
+        for processes in list(self._running_services.values()):
+            for process, info in list(processes.items()):
+                with contextlib.suppress(ValueError):
+                    if process.pid is not None:
+                        found.append((process.pid, info.worker_id))
+        return found
+
+    def _service_name(self, service_id: Any) -> str:
+        config = self._services.get(service_id)
+        args = getattr(config, "args", ())
+        return type(args[0]).__name__ if args else "?"
+
+    def _end_launch(self) -> None:
+        """A boot failure (supervisor thread): no more forks, graceful stop, status 1."""
+        self._gate.close()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    # The signal handler proper, in the main thread before cotyledon reads the
+    # signal from its pipe: the gate closes at once (see shutdown_gate).
+    def _signal_catcher(self, sig: int, frame: Any) -> None:
+        if sig in (signal.SIGINT, signal.SIGTERM):
+            self._gate.close()
+
     # cotyledon 2.2.0 sends READY=1 from run(), before any worker exists; we
     # send it once every worker reported that its service's start() returned.
     def _systemd_notify_once(self) -> None:
         pass
 
     def run(self) -> None:
-        self._watchdog = systemd.start_watchdog(is_healthy=self._supervisor_alive)
+        self._health.start()
+        self._watchdog = systemd.start_watchdog(is_healthy=self._healthy)
         threading.Thread(
             target=self._watch_started_workers, name="workers-started", daemon=True
         ).start()
@@ -115,6 +159,10 @@ class Master(cotyledon.ServiceManager):
 
     def _supervisor_alive(self) -> bool:
         return self._child_supervisor is not None and self._child_supervisor.is_alive()
+
+    def _healthy(self) -> bool:
+        """For the systemd watchdog: every worker alive (or being replaced)."""
+        return self._supervisor_alive() and self._health.is_healthy()
 
     def _watch_started_workers(self) -> None:
         # Reads for as long as the master runs: a full pipe would block workers.
@@ -183,6 +231,8 @@ class Master(cotyledon.ServiceManager):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGALRM, signal.SIG_IGN)
         try:
+            # Before the log line: a fork in flight ends first, and is signalled.
+            self._gate.close_and_wait_for_forks()
             LOG.info(reason)
             self._signal_workers(signal.SIGINT)
             _logflush.flush_all()
@@ -200,6 +250,7 @@ class Master(cotyledon.ServiceManager):
         # cotyledon reads SIGINT only in its select loop, which a shutdown leaves
         # for join(): a Python handler still runs there, so SIGINT stays immediate.
         signal.signal(signal.SIGINT, lambda signo, frame: self._fast_exit())
+        self._gate.close_and_wait_for_forks()
         systemd.notify_state(systemd.STOPPING)
         if self._watchdog is not None:
             self._watchdog.stop()
@@ -214,6 +265,10 @@ class Master(cotyledon.ServiceManager):
             deadline.start()
         try:
             super()._shutdown()
+        except SystemExit as exc:
+            if self._boot.failed and not exc.code:
+                raise SystemExit(1) from None
+            raise
         finally:
             # The shutdown ended in time: the caller of wait() goes on undisturbed,
             # with its own signal handlers (cotyledon left SIGINT's fast exit,
@@ -244,6 +299,8 @@ class Master(cotyledon.ServiceManager):
                 self._graceful_shutdown_timeout,
                 ", ".join(str(pid) for pid in running) or "none",
             )
+            # They log their threads' stacks (stop_dump) before they are killed.
+            _stop_dump.ask_workers_to_dump(running)
             for pid in running:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -272,6 +329,8 @@ class Master(cotyledon.ServiceManager):
             self._dead.wait(self._wait_interval)
         if self._dead.is_set():
             raise _ShuttingDown
+        # Held until _start_worker() forked: a shutdown waits for this fork.
+        self._gate.enter()
         self._forktimes.append(time.time())
 
     def _start_worker(self, service_id: Any, worker_id: Any) -> None:
@@ -280,9 +339,17 @@ class Master(cotyledon.ServiceManager):
         try:
             with _fork_guard.forking_worker():
                 super()._start_worker(service_id, worker_id)
-        except _ShuttingDown:
+            # Under the gate: a shutdown's log line comes after every fork's.
+            LOG.debug(
+                "Forked worker %s (pid %s)",
+                worker_id,
+                ", ".join(str(pid) for p, pid in self._workers() if p not in before) or "?",
+            )
+        except (_ShuttingDown, _shutdown_gate.ShuttingDown):
             LOG.debug("Shutting down: worker %s not started", worker_id)
             return
+        finally:
+            self._gate.leave()
         if not self._ready_sent.is_set():
             # Its report may have come before it was counted: READY=1 is checked again.
             self.channel.wake_reader()

@@ -23,10 +23,13 @@ from oslo_threading_backend import process_stats
 from oslo_threading_backend import thread_dump
 from oslo_threading_backend._openstack import service_config as _service_config
 from oslo_threading_backend._openstack import service_opts as _service_opts
+from oslo_threading_backend._processes import health_channel as _health_channel
+from oslo_threading_backend._processes import heartbeat as _heartbeat
 from oslo_threading_backend._processes import logflush as _logflush
 from oslo_threading_backend._processes import memory as _memory
 from oslo_threading_backend._processes import service_base as _service_base
 from oslo_threading_backend._processes import service_wait as _service_wait
+from oslo_threading_backend._processes import stop_dump as _stop_dump
 from oslo_threading_backend._processes import worker_channel as _worker_channel
 from oslo_threading_backend._upstream import futurist_fixes as _futurist_fixes
 from oslo_threading_backend._upstream import messaging_server_fixes as _messaging_server_fixes
@@ -81,6 +84,16 @@ class ServiceWrapper(cotyledon.Service):
             _messaging_server_fixes.apply_for(conf)
             _futurist_fixes.apply_for(conf)
             _memory.apply_for(conf)
+        self._health = channel.health if channel is not None else None
+        if self._health is not None:
+            # Built in the worker's main thread (cotyledon's ServiceWorker).
+            self._heartbeat = _heartbeat.start_in_worker(
+                self._health, worker_id, self._health.hang_timeout
+            )
+            _stop_dump.install_in_worker(
+                lambda: f"Worker {self.worker_id} (pid {os.getpid()})",
+                lambda: self.graceful_shutdown_timeout or self._shutdown_timeout,
+            )
 
     def run(self) -> None:
         """Start the service; runs in a thread of its own (cotyledon's, or a reload's)."""
@@ -89,15 +102,30 @@ class ServiceWrapper(cotyledon.Service):
                 if self._terminating:
                     self._start_returned.set()
                     return
+                if self._health is not None and self._health.shutdown_begun():
+                    # Forked an instant before the master's shutdown began.
+                    LOG.info(
+                        "Worker %d (pid %d): the master is shutting down; not starting "
+                        "the service",
+                        self.worker_id,
+                        os.getpid(),
+                    )
+                    self._start_returned.set()
+                    return
                 self._starting = True
             try:
                 self.service_instance.start()
-            except Exception:
+            except Exception as exc:
                 LOG.exception(
                     "Service %s failed to start in worker %d; exiting with status 1",
                     _describe(self.service_instance),
                     self.worker_id,
                 )
+                if self._health is not None:
+                    # The master's one ERROR line gives the cause.
+                    self._health.report(
+                        _health_channel.BOOT_FAILED, self.worker_id, f"{type(exc).__name__}: {exc}"
+                    )
                 _logflush.flush_all()
                 os._exit(1)
             finally:
@@ -126,6 +154,8 @@ class ServiceWrapper(cotyledon.Service):
                 if self.conf is not None and self._stats is None:
                     self._stats = process_stats.start(self.conf)
             break
+        if self._health is not None:
+            self._health.report(_health_channel.STARTED, self.worker_id)
         if self._channel is not None:
             self._channel.report_started()
         LOG.debug(

@@ -16,9 +16,10 @@ from __future__ import annotations
 import multiprocessing.context
 import os
 
+from oslo_threading_backend._processes import health_channel as _health_channel
+
 #: What the master sends itself on the started pipe to wake its reader.
 _WAKE = 0
-
 
 class WorkerChannel:
     def __init__(self, mp_context: multiprocessing.context.BaseContext) -> None:
@@ -26,6 +27,8 @@ class WorkerChannel:
         self.spawned = mp_context.get_start_method() == "spawn"
         self._started_reader, self._started_writer = mp_context.Pipe(duplex=False)
         self._reloads = mp_context.Value("Q", 0, lock=False)
+        #: Heartbeats, started and boot failure records, the shutdown flag.
+        self.health = _health_channel.HealthChannel(mp_context)
 
     # Worker side -----------------------------------------------------------
     def report_started(self) -> None:
