@@ -80,6 +80,7 @@ class Master(cotyledon.ServiceManager):
             self._end_launch,
         )
         self._ready_sent = threading.Event()
+        self._deadline_passed = threading.Event()
         self._watchdog: systemd.Watchdog | None = None
         self._on_reload = on_reload
         # Which workers the last SIGHUP reached, and how many SIGHUPs so far:
@@ -275,6 +276,10 @@ class Master(cotyledon.ServiceManager):
             # SIGTERM ignored, its alarm armed and its wakeup fd).
             if deadline is not None:
                 deadline.cancel()
+                if self._deadline_passed.is_set():
+                    # The workers ended after their dump: the deadline thread
+                    # still kills what is left and exits with status 1.
+                    deadline.join()
             self.channel.wake_reader()  # the workers-started thread ends
             self._give_signals_back()
             _exit.before_exit()
@@ -287,6 +292,7 @@ class Master(cotyledon.ServiceManager):
                 signal.signal(signo, signal.SIG_DFL if handler is None else handler)
 
     def _shutdown_deadline_passed(self, workers: list[tuple[Any, int]]) -> None:
+        self._deadline_passed.set()
         try:
             running = []
             for process, pid in workers:

@@ -26,6 +26,8 @@ METHODS = (
     "_start_worker",
     "_systemd_notify_once",
     "_child_supervisor_thread",
+    # The Python signal handler SignalManager installs (shutdown_gate closes in it).
+    "_signal_catcher",
 )
 # Attributes set by ServiceManager.__init__ that the master and launchers use.
 ATTRIBUTES = (

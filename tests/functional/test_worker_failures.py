@@ -17,15 +17,22 @@ def test_killed_worker_is_respawned_with_the_same_number(service_process):
     assert run.wait_exit() == 0
 
 
-def test_failing_start_logs_exits_non_zero_is_throttled_and_does_not_block_shutdown(
+def test_a_slot_that_started_once_is_respawned_throttled_and_does_not_block_shutdown(
     service_process,
 ):
-    run = service_process().start("--workers", "2", "--start-fails")
+    # The first worker starts; every later start() raises. The slot has started
+    # once, so its crashes are respawned (with cotyledon's throttle), not fatal.
+    run = service_process().start("--workers", "1", "--start-fails-once-started")
+    first = run.wait_for_workers(1)
+    run.wait_for_events("started", count=1)
+
+    run.send(signal.SIGKILL, pid=first[0])
+
     run.wait_for_events("start-failing", count=3)
     run.wait_for_log(r"Child \d+ exited with status 1")
     log = run.log()
     assert "RuntimeError: start() fails on purpose" in log
-    assert "Traceback" in log
+    assert "failed before its service started" not in log
     run.wait_for_log("Forking too fast, sleeping")
 
     # The throttle sleeps 5 s between respawns; SIGTERM must not wait it out.

@@ -8,6 +8,7 @@ import argparse
 import gc
 import multiprocessing.util
 import os
+import re
 import signal
 import sys
 import threading
@@ -63,7 +64,11 @@ class AppService(service.Service):
             self._unblock.wait()
             self.emit("start-unblocked")
             return
-        if self.args.start_fails:
+        if (
+            self.args.start_fails
+            or (self.args.start_fails_once_started and _has_event(self.args.events, "started"))
+            or (self.args.start_fails_in_one_worker and _first(self.args.events + ".failing"))
+        ):
             self.emit("start-failing")
             raise RuntimeError("start() fails on purpose")
         if self.args.threads_before_fork:
@@ -76,6 +81,10 @@ class AppService(service.Service):
             self._start_futurist_pool(self.args.futurist_pool)
         self._stopping = threading.Event()
         self.tg.add_thread(self._requests, self._stopping)
+        if self.args.hang_holding_the_gil and not _has_event(self.args.events, "gil-hang"):
+            # The first worker to get here stops running Python: a C call holds the GIL.
+            self.emit("gil-hang")
+            threading.Thread(target=_hold_the_gil, daemon=True).start()
         self.emit("started", value=self.conf.app.value)
 
     def _start_futurist_pool(self, size):
@@ -123,6 +132,29 @@ class AppService(service.Service):
         self.emit("reset", value=value)
 
 
+def _has_event(events_path, name):
+    try:
+        with open(events_path) as f:
+            return any(line.startswith(name + " ") for line in f)
+    except FileNotFoundError:
+        return False
+
+
+def _first(path):
+    """True in the one process that creates ``path`` first."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _hold_the_gil():
+    # Catastrophic backtracking: minutes inside the re module's C code, which
+    # never releases the GIL (a stand-in for a C extension that holds it).
+    re.match(r"(a+)+$", "a" * 64 + "b")
+
+
 class _Version:
     """What oslo.reports asks of a project's version object."""
 
@@ -146,6 +178,21 @@ def main(argv=None):
     parser.add_argument("--restart-method", default="reload")
     parser.add_argument("--start-method", default=None)
     parser.add_argument("--start-fails", action="store_true")
+    parser.add_argument(
+        "--start-fails-once-started",
+        action="store_true",
+        help="start() raises in any worker started after one worker reported 'started'",
+    )
+    parser.add_argument(
+        "--start-fails-in-one-worker",
+        action="store_true",
+        help="start() raises in the first worker to call it, once (after --start-seconds)",
+    )
+    parser.add_argument(
+        "--hang-holding-the-gil",
+        action="store_true",
+        help="the first worker to start then holds the GIL in a C call for minutes",
+    )
     parser.add_argument("--stop-hangs", action="store_true")
     parser.add_argument("--request-seconds", type=float, default=0.3)
     parser.add_argument("--threads-before-fork", action="store_true")

@@ -26,6 +26,8 @@ def _master_state(workers, wait_interval):
         _forktimes=[],
         _dead=_RecordingEvent(),
         _wait_interval=wait_interval,
+        # The shutdown gate (taken before each fork) is covered by test_shutdown_gate.
+        _gate=types.SimpleNamespace(enter=lambda: None),
     )
 
 
