@@ -150,6 +150,9 @@ def _first(path):
 
 
 def _hold_the_gil():
+    # Once the worker has reported its service started (start() returned a
+    # moment ago): a hang in start() would be a boot failure instead.
+    time.sleep(1.0)
     # Catastrophic backtracking: minutes inside the re module's C code, which
     # never releases the GIL (a stand-in for a C extension that holds it).
     re.match(r"(a+)+$", "a" * 64 + "b")
