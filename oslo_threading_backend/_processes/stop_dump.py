@@ -50,10 +50,14 @@ def log_running_threads(who: str, timeout: int | None) -> None:
 def install_in_worker(who: Callable[[], str], timeout: Callable[[], int | None]) -> None:
     """In a worker's main thread: log the stacks on SIGALRM, then let cotyledon exit."""
     previous = signal.getsignal(signal.SIGALRM)
+    dumped = []
 
     def on_alarm(signo: int, frame: Any) -> None:
+        # Once: the master's SIGALRM and the worker's own alarm may both come.
         try:
-            log_running_threads(who(), timeout())
+            if not dumped:
+                dumped.append(True)
+                log_running_threads(who(), timeout())
         finally:
             if callable(previous):
                 previous(signo, frame)
