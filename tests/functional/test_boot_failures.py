@@ -21,11 +21,22 @@ def _boot_failure_lines(log):
     return re.findall(BOOT_FAILURE, log)
 
 
-@pytest.mark.parametrize("launcher,workers", [("process", "3"), ("service", "1"), ("launch", "2")])
+@pytest.mark.parametrize(
+    "launcher,workers,start_method",
+    [("process", "3", "fork"), ("service", "1", "fork"), ("launch", "2", "spawn")],
+)
 def test_a_start_that_raises_ends_the_launch_with_status_1_and_one_error_line(
-    service_process, launcher, workers
+    service_process, launcher, workers, start_method
 ):
-    run = service_process().start("--launcher", launcher, "--workers", workers, "--start-fails")
+    run = service_process().start(
+        "--launcher",
+        launcher,
+        "--workers",
+        workers,
+        "--start-method",
+        start_method,
+        "--start-fails",
+    )
 
     assert run.wait_exit(timeout=15) == 1
 

@@ -25,8 +25,13 @@ def _hung_line(run, pid):
     )
 
 
-def test_a_stopped_worker_is_dumped_killed_and_respawned_with_the_same_title(service_process):
-    run = service_process().start("--workers", "2", config=HANG)
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_stopped_worker_is_dumped_killed_and_respawned_with_the_same_title(
+    service_process, start_method
+):
+    run = service_process().start(
+        "--workers", "2", "--start-method", start_method, "--launcher", "process", config=HANG
+    )
     before = run.wait_for_workers(2)
     run.wait_for_events("started", count=2)
     titles = run.fixture.titles()
