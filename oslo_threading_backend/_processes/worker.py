@@ -90,10 +90,11 @@ class ServiceWrapper(cotyledon.Service):
             self._heartbeat = _heartbeat.start_in_worker(
                 self._health, worker_id, self._health.hang_timeout
             )
-            _stop_dump.install_in_worker(
-                lambda: f"Worker {self.worker_id} (pid {os.getpid()})",
-                lambda: self.graceful_shutdown_timeout or self._shutdown_timeout,
-            )
+            if threading.current_thread() is threading.main_thread():
+                _stop_dump.install_in_worker(
+                    lambda: f"Worker {self.worker_id} (pid {os.getpid()})",
+                    lambda: self.graceful_shutdown_timeout or self._shutdown_timeout,
+                )
 
     def run(self) -> None:
         """Start the service; runs in a thread of its own (cotyledon's, or a reload's)."""

@@ -10,6 +10,8 @@ import signal
 import pytest
 
 from tests.functional.harness import poll
+from tests.functional.test_oslo_threading_exec import exec_command
+from tests.functional.test_oslo_threading_exec import needs_oslo_service
 
 BOOT_FAILURE = (
     r"ERROR \S+ \[-\] Worker (\d+) \(pid (\d+)\) of service AppService failed before "
@@ -107,3 +109,17 @@ def test_a_slow_start_is_not_a_failure(service_process):
     run.send(signal.SIGTERM)
     assert run.wait_exit() == 0
     assert not _boot_failure_lines(run.log())
+
+
+@needs_oslo_service
+def test_an_unmodified_oslo_service_program_whose_start_raises_exits_1(service_process):
+    # oslo.service's ServiceLauncherTest.test_crashed_service, on our launcher.
+    run = service_process("oslo_service_app.py")
+    run.command_prefix = exec_command()
+    run.start("--workers", "1", "--start-fails")
+
+    assert run.wait_exit(timeout=15) == 1
+    (launched,) = run.events("launched")
+    assert launched["launcher"] == "oslo_threading_backend.service.ServiceLauncher"
+    assert len(run.events("start-failing")) == 1
+    assert "failed before its service started: ValueError: start() fails on purpose" in run.log()

@@ -36,9 +36,10 @@ def emit(events_path, name, **fields):
 class AppService(service.ServiceBase):
     """oslo.service's ServiceBase contract: start, stop, wait, reset."""
 
-    def __init__(self, conf, events):
+    def __init__(self, conf, events, start_fails=False):
         self.conf = conf
         self.events = events
+        self.start_fails = start_fails
         self.ticks = 0
         self.heartbeat = None
 
@@ -48,6 +49,10 @@ class AppService(service.ServiceBase):
             emit(self.events, "tick", value=self.conf.app.value)
 
     def start(self):
+        if self.start_fails:
+            # As oslo.service's ServiceCrashOnStart (its test_crashed_service).
+            emit(self.events, "start-failing")
+            raise ValueError("start() fails on purpose")
         self.heartbeat = loopingcall.FixedIntervalLoopingCall(self._tick)
         self.heartbeat.start(interval=0.05)
         emit(self.events, "started", value=self.conf.app.value)
@@ -70,6 +75,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", required=True)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--start-fails", action="store_true")
     args, rest = parser.parse_known_args()
 
     CONF.register_opts(app_opts, group="app")
@@ -79,7 +85,10 @@ def main():
     logging.setup(CONF, "oslo_service_app")
 
     launcher = service.launch(
-        CONF, AppService(CONF, args.events), workers=args.workers, restart_method="mutate"
+        CONF,
+        AppService(CONF, args.events, args.start_fails),
+        workers=args.workers,
+        restart_method="mutate",
     )
     emit(
         args.events, "launched", launcher=f"{type(launcher).__module__}.{type(launcher).__name__}"
