@@ -37,10 +37,17 @@ class HealthMonitor:
         timeout: int,
         workers: Callable[[], list[tuple[int, int]]],
         stopped: threading.Event,
+        first_beat_allowance: float = 0.0,
     ) -> None:
-        """``workers()`` lists the (pid, worker number) of the workers cotyledon tracks."""
+        """``workers()`` lists the (pid, worker number) of the workers cotyledon tracks.
+
+        A worker that never sent a heartbeat gets ``first_beat_allowance``
+        seconds more than the timeout: a spawned worker imports the
+        application before its heartbeat starts.
+        """
         self.channel = channel
         self.timeout = timeout
+        self._first_beat_allowance = first_beat_allowance
         channel.hang_timeout = timeout  # read by the workers forked from now on
         self._workers = workers
         self._stopped = stopped
@@ -115,11 +122,15 @@ class HealthMonitor:
                     if pid not in self._killed and now >= self._hung[pid] + DUMP_GRACE:
                         due.append((pid, number))
                     continue
-                last = self._last_beat.get(pid) or self._first_seen.setdefault(pid, now)
+                last = self._last_beat.get(pid)
+                if last is None:
+                    last = self._first_seen.setdefault(pid, now) + self._first_beat_allowance
                 if now - last > self.timeout:
                     self._hung[pid] = now
                     hung.append((pid, number, now - last, pid in self._last_beat))
         for pid, number, silent, beat_once in hung:
+            if not beat_once:
+                silent += self._first_beat_allowance
             self._ask_for_dump(pid, number, silent, beat_once)
         for pid, number in due:
             self._kill(pid, number)
@@ -139,9 +150,10 @@ class HealthMonitor:
             DUMP_GRACE,
             number,
         )
+        if not beat_once:
+            return  # no handler registered: the signal would only kill it
         with contextlib.suppress(ProcessLookupError):
-            if beat_once:  # the handler is registered before the first beat
-                os.kill(pid, _heartbeat.DUMP_SIGNAL)
+            os.kill(pid, _heartbeat.DUMP_SIGNAL)
             # A stopped worker (SIGSTOP) writes its dump once continued.
             os.kill(pid, signal.SIGCONT)
 
@@ -169,7 +181,9 @@ class HealthMonitor:
                     if now - self._hung[pid] > DUMP_GRACE + self.timeout:
                         return False
                     continue
-                last = self._last_beat.get(pid) or self._first_seen.get(pid, now)
+                last = self._last_beat.get(pid)
+                if last is None:
+                    last = self._first_seen.get(pid, now) + self._first_beat_allowance
                 if now - last > self.timeout:
                     return False
         return True

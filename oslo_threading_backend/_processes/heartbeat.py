@@ -15,13 +15,13 @@ there is one, else to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import logging
 import os
 import signal
 import sys
 import threading
-from typing import Any
 
 from oslo_threading_backend._processes import health_channel as _health_channel
 
@@ -40,25 +40,45 @@ def interval_for(timeout: float) -> float:
     return min(_MAX_INTERVAL, max(_MIN_INTERVAL, timeout / _BEATS_PER_TIMEOUT))
 
 
-def dump_file() -> Any:
-    """The stream faulthandler writes to: the first log handler's file, else stderr."""
+# The descriptor faulthandler writes to, duplicated: see dump_fd().
+_dump_fd: int | None = None
+
+
+def dump_fd() -> int:
+    """A duplicate of the first log handler's file descriptor, else of stderr's.
+
+    A duplicate, because faulthandler keeps a number: a log handler that
+    reopens its file (rotation) frees its descriptor, and the number may then
+    name a socket. The duplicate stays on the file it was opened on.
+    """
     for handler in logging.getLogger().handlers:
         stream = getattr(handler, "stream", None)
         try:
             if stream is not None and stream.fileno() >= 0:
-                return stream
+                return os.dup(stream.fileno())
         except (AttributeError, OSError, ValueError):
             continue
-    return sys.stderr
+    return os.dup(sys.stderr.fileno())
 
 
 def register_dump_signal() -> bool:
     """Make DUMP_SIGNAL write every thread's stack (faulthandler); False if it cannot."""
+    global _dump_fd
     try:
-        faulthandler.register(DUMP_SIGNAL, file=dump_file(), all_threads=True, chain=False)
+        fd = dump_fd()
+    except (AttributeError, OSError, ValueError) as exc:
+        LOG.debug("No faulthandler thread dump: no file to write it to (%s)", exc)
+        return False
+    try:
+        faulthandler.register(DUMP_SIGNAL, file=fd, all_threads=True, chain=False)
     except (AttributeError, OSError, RuntimeError, ValueError) as exc:
+        os.close(fd)
         LOG.debug("No faulthandler thread dump on signal %d: %s", DUMP_SIGNAL, exc)
         return False
+    if _dump_fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(_dump_fd)
+    _dump_fd = fd
     return True
 
 

@@ -38,6 +38,9 @@ class _ShuttingDown(Exception):
     """Raised inside the supervisor thread to abandon a fork during shutdown."""
 
 
+#: Seconds a spawned worker may take to import the application before its first heartbeat.
+_SPAWN_IMPORT_ALLOWANCE = 60.0
+
 #: The signals cotyledon's ServiceManager takes over in the master.
 _MASTER_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM, signal.SIGCHLD)
 
@@ -70,7 +73,11 @@ class Master(cotyledon.ServiceManager):
         self.channel = _worker_channel.WorkerChannel(mp_context)
         self._gate = _shutdown_gate.ShutdownGate(on_close=self.channel.health.begin_shutdown)
         self._health = _health_monitor.HealthMonitor(
-            self.channel.health, worker_hang_timeout, self._worker_numbers, self._dead
+            self.channel.health,
+            worker_hang_timeout,
+            self._worker_numbers,
+            self._dead,
+            first_beat_allowance=_SPAWN_IMPORT_ALLOWANCE if self.channel.spawned else 0.0,
         )
         self._boot = _boot_failures.BootFailures(
             self._health,

@@ -103,3 +103,21 @@ def test_a_bad_worker_hang_timeout_fails_the_launcher_before_any_fork(service_pr
     assert "[DEFAULT] worker_hang_timeout must be a number of seconds >= 0" in run.log()
     assert not run.events("start-begin")
     poll(lambda: not run.fixture.worker_pids(), timeout=2, what="no worker")
+
+
+def test_a_worker_hung_before_its_first_heartbeat_is_a_failed_start(service_process):
+    # As a worker deadlocked right after the fork: no heartbeat, no service.
+    run = service_process().start("--workers", "2", "--hang-after-fork", config=HANG)
+    (hang,) = run.wait_for_events("hang-after-fork")
+
+    assert run.wait_exit(timeout=20) == 1
+
+    log = run.log()
+    assert f"(pid {hang.pid}) is hung" in log
+    assert "It never sent a heartbeat: no thread dump" in log
+    assert re.search(
+        rf"\(pid {hang.pid}\) of service AppService failed before its service started: "
+        r"hung \(no heartbeat for 2 s\), killed",
+        log,
+    ), log
+    run.wait_gone([hang.pid], timeout=5)

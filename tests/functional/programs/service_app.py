@@ -192,6 +192,11 @@ def main(argv=None):
         help="start() raises in the first worker to call it, once (after --start-seconds)",
     )
     parser.add_argument(
+        "--hang-after-fork",
+        action="store_true",
+        help="the first worker forked stops itself (SIGSTOP) before its heartbeat starts",
+    )
+    parser.add_argument(
         "--hang-holding-the-gil",
         action="store_true",
         help="the first worker to start then holds the GIL in a C call for minutes",
@@ -242,6 +247,17 @@ def main(argv=None):
 
         main.keep = argparse.Namespace()  # any weak-referenceable object
         multiprocessing.util.register_after_fork(main.keep, slow_setup)
+
+    if args.hang_after_fork:
+        # The first worker forked stops before its heartbeat starts, as one
+        # deadlocked on a lock inherited locked across the fork would.
+        def hang_once(_obj):
+            if _first(args.events + ".hang-after-fork"):
+                emit(args.events, "hang-after-fork")
+                os.kill(os.getpid(), signal.SIGSTOP)
+
+        main.keep_hang = argparse.Namespace()
+        multiprocessing.util.register_after_fork(main.keep_hang, hang_once)
 
     if args.linger_after_wait:
         # The application's own SIGINT handler, which the launcher must give back
