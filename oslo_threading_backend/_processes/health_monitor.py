@@ -27,7 +27,7 @@ LOG = logging.getLogger(__name__)
 
 #: Seconds between the dump request and SIGKILL: faulthandler writes in milliseconds.
 DUMP_GRACE = 2.0
-_IDLE_ROUND = 0.2  # seconds between rounds when no heartbeat is expected
+_IDLE_ROUND = 1.0  # seconds between rounds when no heartbeat is expected
 
 
 class HealthMonitor:
