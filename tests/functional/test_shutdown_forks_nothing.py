@@ -18,6 +18,9 @@ import pytest
 from tests.functional.harness import poll
 
 ROUNDS = 12
+# The master's lines (a worker's SIGINT line starts with the same words).
+MASTER_SIGINT = "_processes.master [-] Caught SIGINT signal, instantaneous exiting"
+MASTER_SIGTERM = "_service_manager [-] Caught SIGTERM signal, graceful exiting of master process"
 
 
 def _session(sid):
@@ -56,14 +59,26 @@ def _start(service_process, *args):
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_sigint_to_the_group_during_start_up_forks_nothing_after_it(service_process, round_):
     rng = random.Random(round_)
-    run = _start(service_process)
-    # Random points of the start-up: before, while and after the workers fork.
-    time.sleep(rng.uniform(0.3, 1.5))  # the point to signal at, not a synchronisation
+    # 'spawn' forks slowly enough (fork, exec, pickled service) for the signal
+    # to land among the forks of 8 workers in most rounds; 'fork' in the others.
+    run = service_process().start(
+        "--workers",
+        "8",
+        "--launcher",
+        "process",
+        "--start-method",
+        "spawn" if round_ % 3 else "fork",
+        "--request-seconds",
+        "0.05",
+        wait_ready=False,
+    )
+    run.wait_for_events("launched")  # wait() comes next: the master forks
+    time.sleep(rng.uniform(0.0, 0.25))  # the point to signal at, not a synchronisation
 
     os.killpg(run.pid, signal.SIGINT)
 
     assert run.wait_exit(timeout=10) != 0
-    _check_no_fork_after(run, "Caught SIGINT signal, instantaneous exiting")
+    _check_no_fork_after(run, MASTER_SIGINT)
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
@@ -89,7 +104,5 @@ def test_a_signal_while_a_killed_worker_is_respawned_forks_nothing_after_it(
     assert code == (1 if sig == signal.SIGINT else 0)
     _check_no_fork_after(
         run,
-        "Caught SIGINT signal, instantaneous exiting"
-        if sig == signal.SIGINT
-        else "Caught SIGTERM signal, graceful exiting of master process",
+        MASTER_SIGINT if sig == signal.SIGINT else MASTER_SIGTERM,
     )
