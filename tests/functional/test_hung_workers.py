@@ -30,7 +30,14 @@ def test_a_stopped_worker_is_dumped_killed_and_respawned_with_the_same_title(
     service_process, start_method
 ):
     run = service_process().start(
-        "--workers", "2", "--start-method", start_method, "--launcher", "process", config=HANG
+        "--workers",
+        "2",
+        "--start-method",
+        start_method,
+        "--launcher",
+        "process",
+        config=HANG,
+        wait_ready=True,  # reported started: a hang now is not a failed start
     )
     before = run.wait_for_workers(2)
     run.wait_for_events("started", count=2)

@@ -50,9 +50,9 @@ def _check_no_fork_after(run, shutdown_line):
     poll(lambda: not _session(run.pid), timeout=5, what="no process left in the session")
 
 
-def _start(service_process, *args):
+def _start(service_process, *args, wait_ready=False):
     return service_process().start(
-        "--workers", "4", "--request-seconds", "0.05", *args, wait_ready=False
+        "--workers", "4", "--request-seconds", "0.05", *args, wait_ready=wait_ready
     )
 
 
@@ -87,7 +87,7 @@ def test_a_signal_while_a_killed_worker_is_respawned_forks_nothing_after_it(
     service_process, round_, sig
 ):
     rng = random.Random(round_)
-    run = _start(service_process)
+    run = _start(service_process, wait_ready=True)  # every worker started: no boot failure
     workers = run.wait_for_workers(4)
     run.wait_for_events("started", count=4)
 

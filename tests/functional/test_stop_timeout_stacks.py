@@ -32,7 +32,10 @@ def test_the_master_s_deadline_has_each_worker_log_its_stacks(service_process):
 
 
 def test_a_worker_stopped_alone_logs_its_stacks_at_its_own_timeout(service_process):
-    run = service_process().start("--workers", "2", "--stop-hangs", config=TIMEOUT_2)
+    # READY=1: started, so its exit is respawned rather than a failed start.
+    run = service_process().start(
+        "--workers", "2", "--stop-hangs", config=TIMEOUT_2, wait_ready=True
+    )
     workers = run.wait_for_workers(2)
     run.wait_for_events("started", count=2)
 

@@ -4,7 +4,9 @@ import signal
 
 
 def test_killed_worker_is_respawned_with_the_same_number(service_process):
-    run = service_process().start("--workers", "2")
+    # READY=1: every worker reported its service started. A worker killed
+    # before that is a failed start, which ends the launch (test_boot_failures).
+    run = service_process().start("--workers", "2", wait_ready=True)
     before = run.wait_for_workers(2)
     run.wait_for_events("started", count=2)
 
