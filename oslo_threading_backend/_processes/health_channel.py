@@ -100,8 +100,8 @@ class HealthChannel:
     def begin_shutdown(self) -> None:
         self._shutdown.value = 1
 
-    def receive(self, timeout: float) -> list[Record]:
-        """Records that arrived within ``timeout`` seconds (all of them, once one did).
+    def receive(self, timeout: float | None) -> list[Record]:
+        """Records that arrived within ``timeout`` seconds (None: until one does).
 
         Waits without the lock: a drain from another thread reads at once.
         """

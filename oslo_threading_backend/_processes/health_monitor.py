@@ -27,7 +27,6 @@ LOG = logging.getLogger(__name__)
 
 #: Seconds between the dump request and SIGKILL: faulthandler writes in milliseconds.
 DUMP_GRACE = 2.0
-_IDLE_ROUND = 1.0  # seconds between rounds when no heartbeat is expected
 
 
 class HealthMonitor:
@@ -51,7 +50,9 @@ class HealthMonitor:
         channel.hang_timeout = timeout  # read by the workers forked from now on
         self._workers = workers
         self._stopped = stopped
-        self._round = _heartbeat.interval_for(timeout) if timeout > 0 else _IDLE_ROUND
+        # Off: the thread only reads the started and failed records, blocking
+        # (an idle master wakes for nothing); on: a round per heartbeat interval.
+        self._round = _heartbeat.interval_for(timeout) if timeout > 0 else None
         self._lock = threading.Lock()
         self._started: set[int] = set()
         self._causes: dict[int, str] = {}
@@ -76,7 +77,7 @@ class HealthMonitor:
                 self._last_round = time.monotonic()
             except Exception:  # the thread must go on reading
                 LOG.exception("Error while watching the workers' health")
-                self._stopped.wait(self._round)
+                self._stopped.wait(self._round or 1.0)
 
     def drain(self) -> None:
         """Read what the workers wrote so far (a dead worker's records are all there)."""
@@ -170,10 +171,10 @@ class HealthMonitor:
         now = time.monotonic()
         if self._thread is None or not self._thread.is_alive():
             return False
+        if self._round is None:
+            return True  # no heartbeats: alive is all that can be told
         if now - self._last_round > max(5.0, 5 * self._round):
             return False
-        if self.timeout <= 0:
-            return True
         with self._lock:
             for pid in [pid for pid, _number in self._workers()]:
                 if pid in self._hung:

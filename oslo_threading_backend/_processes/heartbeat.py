@@ -31,12 +31,12 @@ LOG = logging.getLogger(__name__)
 DUMP_SIGNAL = signal.SIGRTMIN + 3
 
 _BEATS_PER_TIMEOUT = 6
-_MAX_INTERVAL = 5.0
+_MAX_INTERVAL = 10.0
 _MIN_INTERVAL = 0.05
 
 
 def interval_for(timeout: float) -> float:
-    """Seconds between heartbeats: several per timeout, never rarer than every 5 s."""
+    """Seconds between heartbeats: six per timeout, never rarer than every 10 s."""
     return min(_MAX_INTERVAL, max(_MIN_INTERVAL, timeout / _BEATS_PER_TIMEOUT))
 
 

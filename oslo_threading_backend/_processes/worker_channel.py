@@ -21,6 +21,7 @@ from oslo_threading_backend._processes import health_channel as _health_channel
 #: What the master sends itself on the started pipe to wake its reader.
 _WAKE = 0
 
+
 class WorkerChannel:
     def __init__(self, mp_context: multiprocessing.context.BaseContext) -> None:
         #: Workers started by exec get their config pickled: no parser to re-read files.
