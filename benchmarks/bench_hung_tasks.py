@@ -10,6 +10,7 @@ import statistics
 import threading
 import time
 
+from bench_executors import scatter_gather_us_per_task
 import futurist
 
 from oslo_threading_backend._threads import hung_tasks
@@ -46,19 +47,6 @@ def busy_begin_end_ns(n=200_000, others=64):
         release.set()
         for thread in threads:
             thread.join()
-
-
-def scatter_gather_us_per_task(make_pool, width=5, rounds=2000):
-    pool = make_pool(width)
-    try:
-        started = time.perf_counter()
-        for _ in range(rounds):
-            futures = [pool.submit(int, i) for i in range(width)]
-            for f in futures:
-                f.result()
-        return (time.perf_counter() - started) / (rounds * width) * 1e6
-    finally:
-        pool.shutdown(wait=True)
 
 
 def median_of(fn, runs=5):
