@@ -41,6 +41,7 @@ METRICS = (
     ("sched_median_ms", "Scheduler select_destinations latency, median", "ms", 1),
     ("sched_p99_ms", "Scheduler select_destinations latency, p99", "ms", 1),
     ("sched_sigterm_s", "Scheduler SIGTERM under load to every process gone", "s", 3),
+    ("sched_stop_lost_calls", "Scheduler calls sent before SIGTERM, never answered", "", 0),
     ("sched_a128_uss_mib", "Scheduler worker USS during load, MALLOC_ARENA_MAX=128", "MiB", 1),
     ("sched_a128_uss_after_mib", "Scheduler worker USS after load, 128 arenas", "MiB", 1),
     ("sched_a128_threads", "Scheduler worker threads during load, MALLOC_ARENA_MAX=128", "", 0),

@@ -16,7 +16,8 @@ This process is the client (as nova-conductor): CLIENTS threads calling
 - throughput (answered calls per second) and median and p99 latency of the calls;
 - after load: the same, AFTER_SECONDS after the last call (past a 5 s idle exit);
 - SIGTERM with STOP_CLIENTS still calling, to every process gone: the median of
-  this stop and EXTRA_STOPS (BENCH_EXTRA_STOPS, default 2) fresh runs' stops.
+  this stop and EXTRA_STOPS (BENCH_EXTRA_STOPS, default 2) fresh runs' stops;
+  and the calls sent before those SIGTERMs that were never answered (their sum).
 
 The ours variant runs twice per round: as the machine gives it and with
 MALLOC_ARENA_MAX=128 (glibc's default arena cap on a 16-CPU host; here it is
@@ -151,6 +152,7 @@ class _Clients:
         self.stopping = threading.Event()
         self.calls: list[tuple[float, float]] = []  # (start, latency s)
         self.errors: list[BaseException] = []
+        self.failed: list[float] = []  # when each failed call was sent
         self._client = client
         self._threads = [
             threading.Thread(target=self._loop, args=(n,), daemon=True) for n in range(count)
@@ -166,6 +168,7 @@ class _Clients:
                 _call(self._client, slot * 1_000_000 + n)
             except Exception as exc:  # counted, then judged by the caller
                 self.errors.append(exc)
+                self.failed.append(started)
                 continue
             self.calls.append((started, time.monotonic() - started))
             n += 1
@@ -215,16 +218,22 @@ def _first_answer(client, run: Run) -> None:
     raise RunFailed(f"{run.variant}: no call answered; log:\n{run.tail()}")
 
 
-def _stop_under_load(client, run: Run) -> float:
-    """SIGTERM with STOP_CLIENTS calling, to every process gone."""
+def _stop_under_load(client, run: Run) -> tuple[float, int]:
+    """SIGTERM with STOP_CLIENTS calling: (seconds to every process gone, calls lost).
+
+    A call lost is one sent before the SIGTERM that was never answered: a
+    graceful stop answers what its service took (a stop that drops acknowledged
+    calls is quicker, and its callers wait for their timeout).
+    """
     stoppers = _Clients(client.prepare(timeout=STOP_CALL_TIMEOUT), STOP_CLIENTS)
     run.drain(STOP_LOAD_SECONDS)
+    signalled = time.monotonic()
     gone = run.sigterm_to_gone()
     stoppers.stop(STOP_CALL_TIMEOUT + 2)
-    return gone
+    return gone, sum(1 for sent in stoppers.failed if sent < signalled)
 
 
-def _extra_stop(variant: str, url: str, workdir: str, log_dir: str) -> float:
+def _extra_stop(variant: str, url: str, workdir: str, log_dir: str) -> tuple[float, int]:
     """One more SIGTERM-under-load sample, from a fresh service."""
     with _service(variant, url, workdir, {}, log_dir) as (client, run):
         run.wait_serving()
@@ -266,7 +275,7 @@ def measure_once(
             )
         run.drain(AFTER_SECONDS)
         after = _workers_memory(pids)
-        gone = _stop_under_load(client, run)
+        gone, lost = _stop_under_load(client, run)
     latencies = sorted(latency * 1e3 for _, latency in clients.calls)
     if not latencies:
         raise RunFailed(f"{variant}: no call answered under load")
@@ -281,6 +290,7 @@ def measure_once(
         "median_ms": statistics.median(latencies),
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         "sigterm_s": gone,
+        "stop_lost_calls": lost,
     }
 
 
@@ -305,9 +315,10 @@ def run_sched(variant: str, log_dir: str) -> dict[str, float]:
     workdir = bench_rpc._step_state["workdir"]
     try:
         figures = measure_once(variant, url, workdir, log_dir=log_dir)
-        stops = [figures["sigterm_s"]]
+        stops = [(figures["sigterm_s"], figures["stop_lost_calls"])]
         stops += [_extra_stop(variant, url, workdir, log_dir) for _ in range(EXTRA_STOPS)]
-        figures["sigterm_s"] = statistics.median(stops)
+        figures["sigterm_s"] = statistics.median(gone for gone, _ in stops)
+        figures["stop_lost_calls"] = sum(lost for _, lost in stops)
         sample = {f"sched_{key}": value for key, value in figures.items()}
         if variant == "ours" and ARENA_RUN:
             capped = measure_once(variant, url, workdir, ARENA_ENV, log_dir)

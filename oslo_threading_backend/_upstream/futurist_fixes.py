@@ -85,6 +85,8 @@ futurist_fix_opts = [
 
 _lock = threading.Lock()
 _installed: Any = None  # our wrapper of ThreadWorker.stop, while it is in place
+# Whether the threads-on-demand line (with its idle timeout) was logged since it went in.
+_on_demand_announced = False
 
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
@@ -232,25 +234,29 @@ def apply() -> bool:
     return True
 
 
-def apply_threads_on_demand(idle_timeout: float | None) -> bool:
+def apply_threads_on_demand(idle_timeout: float | None, announce: bool = True) -> bool:
     """Start futurist's pool threads on demand, retire them after ``idle_timeout`` s idle.
 
     Idempotent (a second call updates the idle timeout; None: threads never
-    retire). Registers itself with :mod:`.applied_fixes` when it goes in (the
-    summary line is :func:`apply_for`'s); when futurist lacks what the fix
-    relies on, logs one warning and changes nothing.
+    retire). Registers itself with :mod:`.applied_fixes`, whose DEBUG line
+    names the idle timeout, at the first call that ``announce``\ s (the summary
+    line is :func:`apply_for`'s): under ``oslo-threading-exec`` the fix goes in
+    as futurist is imported, before the launcher has read the timeout. When
+    futurist lacks what the fix relies on, logs one warning and changes nothing.
     """
+    global _on_demand_announced
     thread_mod, _ = _futurist()
     futures_mod = _futurist_futures()
     with _lock:
-        if _pool_growth.is_applied(futures_mod, thread_mod):
-            _pool_growth.install(futures_mod, thread_mod, idle_timeout)
-            return True
-        missing = _pool_growth.missing(futures_mod, thread_mod)
-        if missing is not None:
-            _not_applied_on_demand(f"futurist {_futurist_version()} has no {missing}")
-            return False
+        if not _pool_growth.is_applied(futures_mod, thread_mod):
+            missing = _pool_growth.missing(futures_mod, thread_mod)
+            if missing is not None:
+                _not_applied_on_demand(f"futurist {_futurist_version()} has no {missing}")
+                return False
         _pool_growth.install(futures_mod, thread_mod, idle_timeout)
+        if _on_demand_announced or not announce:
+            return True
+        _on_demand_announced = True
     _applied_fixes.applied(
         ON_DEMAND_NAME,
         "futurist ThreadPoolExecutor starts a thread only when none is idle, and an idle "
@@ -276,6 +282,8 @@ def threads_on_demand_applied() -> bool:
 
 
 def _remove_threads_on_demand() -> None:
+    global _on_demand_announced
+    _on_demand_announced = False
     if "futurist" in sys.modules:
         thread_mod, _ = _futurist()
         _pool_growth.uninstall(_futurist_futures(), thread_mod)
@@ -339,8 +347,9 @@ def apply_for(conf: cfg.ConfigOpts) -> bool:
 
 def _apply_on_import(_module: Any) -> None:
     apply()
-    # Idle threads retire once the launcher has read thread_pool_idle_timeout (apply_for).
-    apply_threads_on_demand(None)
+    # Idle threads retire once the launcher has read thread_pool_idle_timeout (apply_for),
+    # which also logs the fix's line with it.
+    apply_threads_on_demand(None, announce=False)
 
 
 def apply_at_import() -> None:

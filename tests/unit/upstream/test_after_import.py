@@ -79,3 +79,32 @@ def test_futurist_imported_later_gets_the_fixes_and_the_options_still_decide():
         """
     )
     assert out.split() == ["True", "True", "False", "False"]
+
+
+def test_threads_on_demand_at_import_are_logged_with_the_launchers_idle_timeout():
+    # Under oslo-threading-exec the fix goes in at futurist's import, before any
+    # timeout is known; its one DEBUG line must name the timeout launch() applies.
+    out = _run(
+        """
+        import logging, sys
+        logging.basicConfig(stream=sys.stdout, level=logging.DEBUG, format="%(message)s")
+        from oslo_config import cfg
+        from oslo_threading_backend import backend
+        backend.init_backend(backend.BackendType.THREADING)
+        from oslo_threading_backend._upstream import futurist_fixes as f
+        f.apply_at_import()
+        import futurist
+        conf = cfg.ConfigOpts()
+        conf([])
+        from oslo_threading_backend import executors
+        f.register_opts(conf)
+        executors.register_opts(conf)
+        conf.set_override("thread_pool_idle_timeout", 7)
+        f.apply_for(conf)
+        f.apply_for(conf)
+        """
+    )
+    lines = [line for line in out.splitlines() if "starts a thread only when none is idle" in line]
+    assert len(lines) == 1, out
+    assert "exits after 7 s ([DEFAULT] thread_pool_idle_timeout)" in lines[0], out
+    assert "never" not in out, out
