@@ -239,7 +239,7 @@ def apply_threads_on_demand(idle_timeout: float | None, announce: bool = True) -
 
     Idempotent (a second call updates the idle timeout; None: threads never
     retire). Registers itself with :mod:`.applied_fixes`, whose DEBUG line
-    names the idle timeout, at the first call that ``announce``\ s (the summary
+    names the idle timeout, at the first call with ``announce`` true (the summary
     line is :func:`apply_for`'s): under ``oslo-threading-exec`` the fix goes in
     as futurist is imported, before the launcher has read the timeout. When
     futurist lacks what the fix relies on, logs one warning and changes nothing.

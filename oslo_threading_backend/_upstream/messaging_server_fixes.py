@@ -4,17 +4,20 @@ oslo.messaging's RabbitMQ RPC listener acknowledges each call as it reads it,
 before running it; ``MessageHandlingServer.wait()`` closes the listener's
 connection, and the close reads the frames that arrived since ``stop()``: those
 calls are acknowledged and appended to a list nobody polls any more. Their
-clients time out (:func:`._messaging_fixes.answer_late_deliveries`).
-``rpc.RPCService`` answered them, but consumers (nova, cinder, ...) build their
-own server with ``oslo_messaging.get_rpc_server()``; and a server that is
-stopped and never waited for (or never stopped) loses, when the worker exits,
-the calls its pool still runs.
+clients time out. A stopping listener now leaves them unacknowledged, and the
+broker requeues them for another worker or the next run
+(:mod:`.messaging_listener_requeue`); where that fix cannot go in, they are run
+late (:func:`._messaging_fixes.answer_late_deliveries`). Consumers (nova,
+cinder, ...) build their own server with ``oslo_messaging.get_rpc_server()``;
+and a server that is stopped and never waited for (or never stopped) loses,
+when the worker exits, the calls its pool still runs.
 
 :func:`apply` wraps two methods of ``MessageHandlingServer``, once per
 process: ``start()`` remembers the server (weakly) and registers on its conf
 the tracing options its calls read
-(:func:`._messaging_fixes.register_tracing_opts`), ``wait()`` answers those
-late calls after oslo.messaging's own ``wait()`` (RPC servers only: a
+(:func:`._messaging_fixes.register_tracing_opts`), ``wait()`` reports the calls
+left to the broker (and runs any the listener still acknowledged) after
+oslo.messaging's own ``wait()`` (RPC servers only: a
 notification listener acknowledges after processing, so its undelivered
 messages go back to the broker), and :func:`finish_servers`, called by our worker once its service
 has stopped, stops every RPC server still running and waits for each one
@@ -45,6 +48,7 @@ from oslo_threading_backend._openstack import opt_registration as _opt_registrat
 from oslo_threading_backend._upstream import after_import as _after_import
 from oslo_threading_backend._upstream import applied_fixes as _applied_fixes
 from oslo_threading_backend._upstream import messaging_fixes as _messaging_fixes
+from oslo_threading_backend._upstream import messaging_listener_requeue as _requeue
 
 LOG = logging.getLogger(__name__)
 
@@ -57,10 +61,11 @@ messaging_server_fix_opts = [
     cfg.BoolOpt(
         OPTION,
         default=True,
-        help="Answer the RPC calls oslo.messaging's RabbitMQ listener acknowledged while "
-        "its connection closed in the server's wait() (oslo.messaging dropped them: "
-        "their clients timed out), for every oslo.messaging RPC server of the "
-        "process, and at a worker's exit stop the RPC servers still running and wait "
+        help="For every oslo.messaging RPC server of the process: once the server is "
+        "stopping, its RabbitMQ listener leaves the calls it still reads to the broker, "
+        "which requeues them for another worker or the next run (oslo.messaging "
+        "acknowledged them as its connection closed and dropped them: their clients "
+        "timed out); and at a worker's exit stop the RPC servers still running and wait "
         "for those nobody waited for, so that the calls they took are answered. "
         "Applied by the launchers on the threading backend only; False leaves "
         "oslo.messaging as it is.",
@@ -144,10 +149,12 @@ def _wrap_start(original: Any) -> Any:
 def _wrap_wait(original: Any) -> Any:
     @functools.wraps(original)
     def wait(self: Any, *args: Any, **kwargs: Any) -> Any:
-        """oslo.messaging's wait(), then the calls acknowledged during its close (our fix)."""
+        """oslo.messaging's wait(); then what the closing listener left to the broker (our fix)."""
         result = original(self, *args, **kwargs)
         _waited.add(self)
         if _is_rpc(self):
+            _requeue.report(self)
+            # Where the listener could not leave them to the broker (another driver).
             _messaging_fixes.answer_late_deliveries(self, _deadline())
         return result
 
@@ -183,9 +190,9 @@ def _patch(module: types.ModuleType) -> bool:
             setattr(server_cls, name, _patched[name])
     _applied_fixes.applied(
         NAME,
-        f"oslo.messaging {_version()} MessageHandlingServer: calls acknowledged while the "
-        "listener closes are answered, and the RPC servers are stopped and waited for at "
-        "a worker's exit",
+        f"oslo.messaging {_version()} MessageHandlingServer: a stopping RPC listener leaves "
+        "the calls it reads to RabbitMQ (requeued) instead of acknowledging and dropping "
+        "them, and the RPC servers are stopped and waited for at a worker's exit",
         option=f"[DEFAULT] {OPTION}",
     )
     return True
@@ -196,6 +203,20 @@ def _patch_on_import(module: types.ModuleType) -> None:
         _applied_fixes.log_summary()  # this process's line: the master's did not name it
 
 
+def _requeue_on_import(module: types.ModuleType) -> None:
+    if not _requeue.install(module):
+        _not_applied_requeue(f"oslo.messaging {_version()} has no {_requeue.missing(module)}")
+
+
+@functools.cache
+def _not_applied_requeue(why: str) -> None:
+    LOG.warning(
+        "A stopping RPC listener still acknowledges what it reads (calls delivered "
+        "while it closes are run late instead of requeued): %s",
+        why,
+    )
+
+
 def apply() -> bool:
     """Patch ``MessageHandlingServer`` now, or when ``oslo_messaging.server`` is imported.
 
@@ -204,10 +225,12 @@ def apply() -> bool:
     waits for the import).
     """
     module = sys.modules.get(MODULE)
+    if module is None and importlib.util.find_spec("oslo_messaging") is None:
+        return False  # not installed: nothing to fix (imports nothing)
+    # The driver is imported with the first transport, often after the server module.
+    _after_import.call_after_import(_requeue.MODULE, _requeue_on_import)
     if module is not None:
         return _patch(module)
-    if importlib.util.find_spec("oslo_messaging") is None:
-        return False  # not installed: nothing to fix (imports nothing)
     # Named among the fixes on once it is patched.
     _after_import.call_after_import(MODULE, _patch_on_import)
     return True
@@ -228,6 +251,8 @@ def remove() -> None:
     """Put oslo.messaging's methods back (for tests); nothing if not applied."""
     global _conf
     _after_import.cancel(MODULE, _patch_on_import)
+    _after_import.cancel(_requeue.MODULE, _requeue_on_import)
+    _requeue.uninstall()
     with _lock:
         module = sys.modules.get(MODULE)
         server_cls = getattr(module, "MessageHandlingServer", None)

@@ -137,3 +137,49 @@ def test_after_a_reload_stop_only_the_stopped_servers_are_waited_for():
     )
     assert "stopped False running True" in lines, lines
     assert any("its service never did" in line for line in lines), lines
+
+
+def test_the_rabbit_driver_gets_the_requeue_at_its_import_and_remove_restores_it():
+    lines = _run(
+        "from oslo_threading_backend._upstream import messaging_listener_requeue as requeue\n"
+        "backend.init_backend(backend.BackendType.THREADING)\n"
+        "conf = cfg.ConfigOpts(); conf([])\n"
+        "fixes.apply_for(conf)\n"
+        "print('before the driver', requeue.is_installed())\n"
+        "from oslo_messaging._drivers import amqpdriver\n"
+        "original = amqpdriver.RpcAMQPListener.__call__.__wrapped__\n"
+        "print('at its import', requeue.is_installed())\n"
+        "fixes.remove()\n"
+        "print('removed', amqpdriver.RpcAMQPListener.__call__ is original)\n"
+    )
+    assert "before the driver False" in lines
+    assert "at its import True" in lines
+    assert "removed True" in lines
+
+
+def test_a_stopping_listener_leaves_what_it_reads_unacknowledged():
+    # The real RpcAMQPListener, without a connection: __call__ with its stop begun.
+    lines = _run(
+        "import threading\n"
+        "from oslo_messaging._drivers import amqpdriver\n"
+        "from oslo_threading_backend._upstream import messaging_listener_requeue as requeue\n"
+        "assert requeue.install(amqpdriver)\n"
+        "listener = amqpdriver.RpcAMQPListener.__new__(amqpdriver.RpcAMQPListener)\n"
+        "listener._shutdown = threading.Event(); listener._shutdown.set()\n"
+        "listener.incoming = []\n"
+        "class Message:\n"
+        "    acked = False\n"
+        "    def acknowledge(self): Message.acked = True\n"
+        "listener(Message()); listener(Message())\n"
+        "class Server: pass\n"
+        "server = Server(); server.listener = Server()\n"
+        "server.listener._poll_style_listener = listener\n"
+        "print('acked', Message.acked, 'incoming', len(listener.incoming))\n"
+        "print('left', requeue.report(server), requeue.report(server))\n"
+    )
+    assert "acked False incoming 0" in lines
+    assert "left 2 0" in lines
+    assert any(
+        "2 RPC call(s) delivered while the listener closed left to RabbitMQ" in line
+        for line in lines
+    ), lines
