@@ -71,11 +71,11 @@ def install(module: types.ModuleType) -> bool:
     """Wrap ``RpcAMQPListener.__call__``; False if this oslo.messaging lacks it."""
     global _installed
     with _lock:
-        listener_cls = getattr(module, "RpcAMQPListener", None)
-        if _installed is not None and listener_cls.__dict__.get("__call__") is _installed:
-            return True
         if missing(module) is not None:
             return False
+        listener_cls = module.RpcAMQPListener
+        if _installed is not None and listener_cls.__dict__["__call__"] is _installed:
+            return True
         _installed = _wrap(listener_cls.__dict__["__call__"])
         listener_cls.__call__ = _installed
     return True
