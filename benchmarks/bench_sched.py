@@ -151,8 +151,7 @@ class _Clients:
     def __init__(self, client, count: int) -> None:
         self.stopping = threading.Event()
         self.calls: list[tuple[float, float]] = []  # (start, latency s)
-        self.errors: list[BaseException] = []
-        self.failed: list[float] = []  # when each failed call was sent
+        self.errors: list[tuple[float, BaseException]] = []  # (when sent, what it raised)
         self._client = client
         self._threads = [
             threading.Thread(target=self._loop, args=(n,), daemon=True) for n in range(count)
@@ -167,8 +166,7 @@ class _Clients:
             try:
                 _call(self._client, slot * 1_000_000 + n)
             except Exception as exc:  # counted, then judged by the caller
-                self.errors.append(exc)
-                self.failed.append(started)
+                self.errors.append((started, exc))
                 continue
             self.calls.append((started, time.monotonic() - started))
             n += 1
@@ -230,7 +228,7 @@ def _stop_under_load(client, run: Run) -> tuple[float, int]:
     signalled = time.monotonic()
     gone = run.sigterm_to_gone()
     stoppers.stop(STOP_CALL_TIMEOUT + 2)
-    return gone, sum(1 for sent in stoppers.failed if sent < signalled)
+    return gone, sum(1 for sent, _ in stoppers.errors if sent < signalled)
 
 
 def _extra_stop(variant: str, url: str, workdir: str, log_dir: str) -> tuple[float, int]:
@@ -271,7 +269,7 @@ def measure_once(
         if clients.errors:
             raise RunFailed(
                 f"{variant}: {len(clients.errors)} calls failed under load: "
-                f"{clients.errors[0]!r}\n{run.tail()}"
+                f"{clients.errors[0][1]!r}\n{run.tail()}"
             )
         run.drain(AFTER_SECONDS)
         after = _workers_memory(pids)

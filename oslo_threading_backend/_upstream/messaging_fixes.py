@@ -118,6 +118,11 @@ def _join_futurist_queue(pool: Any, deadline: Deadline) -> bool:
     return True
 
 
+def poll_style_listener(server: Any) -> Any | None:
+    """The RabbitMQ listener under ``server``'s adapter; None if this oslo.messaging has none."""
+    return getattr(getattr(server, "listener", None), "_poll_style_listener", None)
+
+
 def answer_late_deliveries(server: Any, deadline: Deadline) -> bool:
     """Answer the calls the RabbitMQ listener acknowledged while it was closing.
 
@@ -132,7 +137,7 @@ def answer_late_deliveries(server: Any, deadline: Deadline) -> bool:
     go out on the transport, still open). False when some were still running
     at the deadline.
     """
-    listener = getattr(getattr(server, "listener", None), "_poll_style_listener", None)
+    listener = poll_style_listener(server)
     late = getattr(listener, "incoming", None)
     process = getattr(server, "_process_incoming", None)
     if late is None or process is None:

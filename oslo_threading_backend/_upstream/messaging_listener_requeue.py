@@ -30,6 +30,8 @@ import threading
 import types
 from typing import Any
 
+from oslo_threading_backend._upstream import messaging_fixes as _messaging_fixes
+
 LOG = logging.getLogger(__name__)
 
 MODULE = "oslo_messaging._drivers.amqpdriver"
@@ -104,7 +106,7 @@ def uninstall() -> None:
 
 def report(server: Any) -> int:
     """After ``server.wait()``: log how many calls its listener left to the broker."""
-    listener = getattr(getattr(server, "listener", None), "_poll_style_listener", None)
+    listener = _messaging_fixes.poll_style_listener(server)
     left = getattr(listener, LEFT, 0) if listener is not None else 0
     if left:
         setattr(listener, LEFT, 0)
