@@ -23,6 +23,7 @@ from oslo_threading_backend._openstack import settle as _settle  # noqa: F401
 import futurist
 from futurist import _utils as futurist_utils
 
+from oslo_threading_backend._openstack import request_context as _request_context
 from oslo_threading_backend._processes import glibc_malloc as _glibc_malloc
 from oslo_threading_backend._threads import hung_tasks as _hung_tasks
 
@@ -212,6 +213,7 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
                 return
             outcome, runtime = _run(item, self)
             del item
+            _request_context.forget()  # the next task starts without this one's
             with self._shutdown_lock:
                 if outcome is _CANCELLED:
                     self._cancelled += 1

@@ -19,6 +19,8 @@ left alone):
   its cache went back to its arena (``[DEFAULT] malloc_trim_after_idle_exit``).
 - a forked child forgets its parent's threads (they do not exist there), so its
   pools start new ones instead of waiting for them.
+- a thread going back to wait drops the oslo.context request context its task
+  left (``_openstack.request_context``), as a greenthread's ended with it.
 
 Results, exceptions, ``check_and_reject``, statistics and ``shutdown()`` are
 futurist's own: only ``_maybe_spin_up`` and ``ThreadWorker._wait_for_work`` are
@@ -37,6 +39,7 @@ import time
 from typing import Any
 import weakref
 
+from oslo_threading_backend._openstack import request_context as _request_context
 from oslo_threading_backend._processes import glibc_malloc as _glibc_malloc
 
 LOG = logging.getLogger(__name__)
@@ -106,6 +109,7 @@ def maybe_spin_up(self: Any) -> bool:
 
 def wait_for_work(self: Any) -> Any:
     """A pool thread's wait for its next task; exits when idle too long."""
+    _request_context.forget()  # the next task starts without the last one's
     executor = self.executor_ref()
     counts = None if executor is None else _counts(executor)
     if counts is None:
