@@ -29,7 +29,6 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 import copy
-import enum
 import importlib
 import importlib.metadata
 import logging
@@ -41,8 +40,14 @@ from oslo_config import cfg
 
 from oslo_threading_backend._openstack import eventlet_guard as _eventlet_guard
 from oslo_threading_backend._openstack import opt_registration as _opt_registration
-from oslo_threading_backend._openstack import oslo_service_classes as _oslo_service_classes
 from oslo_threading_backend._openstack import oslo_service_default as _oslo_service_default
+from oslo_threading_backend._openstack.backend_exceptions import BackendAlreadySelected
+from oslo_threading_backend._openstack.backend_exceptions import BackendComponentNotAvailable
+from oslo_threading_backend._openstack.backend_exceptions import BackendNotAvailable
+from oslo_threading_backend._openstack.backend_exceptions import UnsupportedBackendError
+from oslo_threading_backend._openstack.backend_type import BackendType
+from oslo_threading_backend._openstack.backend_type import coerce_type as _coerce_type
+from oslo_threading_backend._openstack.backend_type import known_names as _known_names
 
 LOG = logging.getLogger(__name__)
 
@@ -66,14 +71,6 @@ __all__ = [
     "select_backend",
     "settle_backend",
 ]
-
-
-class BackendType(enum.Enum):
-    """The concurrency models a service can run on."""
-
-    EVENTLET = "eventlet"
-    THREADING = "threading"
-
 
 DEFAULT_BACKEND_TYPE = BackendType.THREADING
 
@@ -108,38 +105,6 @@ _opts = [
 ]
 
 
-class BackendAlreadySelected(*_oslo_service_classes.base("BackendAlreadySelected"), Exception):
-    """init_backend() was asked for a different backend than the one in use."""
-
-
-class BackendComponentNotAvailable(
-    *_oslo_service_classes.base("BackendComponentNotAvailable"), KeyError
-):
-    """The selected backend does not provide the requested component.
-
-    A ``KeyError`` too, so oslo.service-style ``except KeyError`` keeps working.
-    """
-
-    def __str__(self) -> str:
-        # KeyError.__str__ would repr() the message and add quotes.
-        return str(self.args[0]) if self.args else ""
-
-
-class BackendNotAvailable(ImportError):
-    """The chosen backend cannot be loaded (usually: its dependencies are missing)."""
-
-
-class UnsupportedBackendError(*_oslo_service_classes.base("UnsupportedBackendError"), Exception):
-    """A component was used with a backend it does not support (as in oslo.service)."""
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(
-            message
-            or "This component is not compatible with the selected backend; it needs "
-            "the threading backend."
-        )
-
-
 class BaseBackend(abc.ABC):
     """Base class of a backend: a named set of oslo.service-compatible components."""
 
@@ -153,27 +118,6 @@ _cached_backend_type: BackendType | None = None
 _cached_backend: BaseBackend | None = None
 _cached_components: dict[str, Any] | None = None
 _backend_hook: Callable[[], BackendType] | None = None
-
-
-def _known_names() -> str:
-    return ", ".join(repr(t.value) for t in BackendType)
-
-
-def _coerce_type(value: object, argument: str) -> BackendType:
-    """Turn a BackendType or its name into a BackendType, with a useful error."""
-    if isinstance(value, BackendType):
-        return value
-    if isinstance(value, str):
-        try:
-            return BackendType(value.strip().lower())
-        except ValueError:
-            raise ValueError(
-                f"{argument} must name a known backend ({_known_names()}), got {value!r}"
-            ) from None
-    raise TypeError(
-        f"{argument} must be a BackendType or one of the strings {_known_names()}, "
-        f"got {type(value).__name__} {value!r}"
-    )
 
 
 def register_backend_default_hook(hook: Callable[[], BackendType]) -> None:

@@ -29,6 +29,7 @@ from oslo_threading_backend._threads.arg_checks import callable_name as _callabl
 from oslo_threading_backend._threads.arg_checks import check_callable as _check_callable
 from oslo_threading_backend._threads.arg_checks import check_seconds as _check_seconds
 from oslo_threading_backend._threads.arg_checks import is_number as _is_number
+from oslo_threading_backend._threads.fixed_schedule import FixedSchedule as _FixedSchedule
 from oslo_threading_backend._threads.looping_call_result import DONE_EXCEPTIONS as _DONE
 from oslo_threading_backend._threads.looping_call_result import LoopingCallDone
 from oslo_threading_backend._threads.looping_call_result import LoopingCallResult
@@ -41,11 +42,8 @@ LOG = logging.getLogger(__name__)
 #: oslo.log's TRACE level: the per-iteration "sleeping for" line is below DEBUG.
 _TRACE = 5
 
-#: A wait that returns this much before its deadline was not a real wait (a
-#: patched ``_sleep``, e.g. SleepFixture): the fixed schedule re-anchors on it.
-_EARLY_WAKE_TOLERANCE = 0.01
-
-#: The loop's clock, a module global so tests can drive the schedule with a fake one.
+#: The loop's clock, a module global so tests can drive the schedule with a fake one
+#: (handed to the schedule as ``lambda: _now()``, so a clock set later reaches it too).
 _now = time.monotonic
 
 __all__ = [
@@ -234,48 +232,6 @@ os.register_at_fork(after_in_child=_reset_calls_after_fork)
 # -- the timings ---------------------------------------------------------------
 
 
-class _FixedSchedule:
-    """Waits that keep runs on the grid ``start + k * interval``: no drift.
-
-    A run that ends past its slot is logged and the missed slots are skipped
-    (the next run is at the next slot of the grid), never replayed in a burst.
-    """
-
-    def __init__(self, func: Any, interval: float) -> None:
-        self._func = func
-        self._interval = interval
-        self._deadline: float | None = None
-
-    def __call__(self, result: Any, elapsed: float) -> float:
-        now = _now()
-        run_start = now - elapsed
-        tolerance = min(_EARLY_WAKE_TOLERANCE, self._interval / 2)
-        if self._deadline is None or run_start < self._deadline - tolerance:
-            # First run, or the wait returned early (a patched _sleep): re-anchor.
-            anchor = run_start
-        else:
-            anchor = self._deadline
-        interval = self._interval
-        deadline = anchor + interval
-        late = now - deadline
-        if late > 0:
-            if interval > 0:
-                if round(late, 2) > 0:
-                    LOG.warning(
-                        "Function %(func_name)r run outlasted interval by %(delay).2f sec",
-                        {"func_name": _callable_name(self._func), "delay": late},
-                    )
-                deadline += math.ceil(late / interval) * interval
-            else:
-                deadline = now
-        self._deadline = deadline
-        timeout = deadline - now
-        # Rounded like oslo.service (SleepFixture users compare these values);
-        # a short wait is not rounded to zero, so tiny intervals do not spin.
-        rounded = round(timeout, 2)
-        return rounded if rounded > 0 else max(timeout, 0.0)
-
-
 class FixedIntervalLoopingCall(LoopingCallBase):
     """Runs the function every ``interval`` seconds, on a fixed schedule."""
 
@@ -291,7 +247,7 @@ class FixedIntervalLoopingCall(LoopingCallBase):
         """Start calling; the first run is after ``initial_delay`` seconds (default at once)."""
         _check_seconds("interval", interval)
         return self._start(
-            _FixedSchedule(self.f, interval),
+            _FixedSchedule(self.f, interval, lambda: _now()),
             initial_delay=initial_delay,
             stop_on_exception=stop_on_exception,
         )
@@ -316,20 +272,10 @@ class FixedIntervalWithTimeoutLoopingCall(LoopingCallBase):
         """Start calling; ``timeout`` (seconds from now, 0 for none) is checked after each run."""
         _check_seconds("interval", interval)
         _check_seconds("timeout", timeout)
-        schedule = _FixedSchedule(self.f, interval)
-        start_time = _now()
-
-        def idle_for(result: Any, elapsed: float) -> float:
-            idle = schedule(result, elapsed)
-            elapsed_time = _now() - start_time
-            if timeout > 0 and elapsed_time > timeout:
-                raise LoopingCallTimeOut(
-                    f"Looping call timed out after {elapsed_time:.02f} seconds"
-                )
-            return idle
-
         return self._start(
-            idle_for, initial_delay=initial_delay, stop_on_exception=stop_on_exception
+            _FixedSchedule(self.f, interval, lambda: _now(), timeout=timeout),
+            initial_delay=initial_delay,
+            stop_on_exception=stop_on_exception,
         )
 
 

@@ -9,10 +9,7 @@ the calling process with no signal handling, as in oslo.service.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import multiprocessing.context
-from multiprocessing.reduction import ForkingPickler
-import numbers
 import os
 import signal
 import threading
@@ -29,6 +26,7 @@ from oslo_threading_backend._openstack import service_config as _service_config
 from oslo_threading_backend._openstack import service_opts as _service_opts
 from oslo_threading_backend._openstack import worker_health_opts as _worker_health_opts
 from oslo_threading_backend._processes import in_process as _in_process
+from oslo_threading_backend._processes import launcher_args as _launcher_args
 from oslo_threading_backend._processes import master as _master
 from oslo_threading_backend._processes import memory as _memory
 from oslo_threading_backend._processes import service_base as _service_base
@@ -37,43 +35,6 @@ from oslo_threading_backend._upstream import futurist_fixes as _futurist_fixes
 from oslo_threading_backend._upstream import messaging_server_fixes as _messaging_server_fixes
 
 LOG = logging.getLogger(__name__)
-
-START_METHODS = (None, "fork", "spawn")
-DEFAULT_WAIT_INTERVAL = 0.01
-
-
-def check_workers(workers: object) -> int:
-    """``workers`` as an int >= 1; None means 1, as in oslo.service."""
-    if workers is None:
-        return 1
-    if not isinstance(workers, int) or isinstance(workers, bool):
-        raise TypeError(f"workers must be an int >= 1, not {type(workers).__name__} ({workers!r})")
-    if workers < 1:
-        raise ValueError(f"workers must be an int >= 1, not {workers}")
-    return workers
-
-
-def _check_start_method(start_method: object) -> multiprocessing.context.BaseContext:
-    if start_method not in START_METHODS:
-        raise ValueError(
-            f"start_method must be None (fork), 'fork' or 'spawn', not {start_method!r}"
-        )
-    method = start_method or "fork"
-    if method not in multiprocessing.get_all_start_methods():
-        raise ValueError(f"start_method {method!r} is not available on this platform")
-    return multiprocessing.get_context(method)
-
-
-def _check_wait_interval(wait_interval: object) -> float:
-    if wait_interval is None:
-        return DEFAULT_WAIT_INTERVAL
-    if not isinstance(wait_interval, numbers.Real) or isinstance(wait_interval, bool):
-        raise TypeError(
-            f"wait_interval must be a number of seconds >= 0 or None, not {wait_interval!r}"
-        )
-    if wait_interval < 0:
-        raise ValueError(f"wait_interval must be a number of seconds >= 0, not {wait_interval}")
-    return float(wait_interval)
 
 
 def _adopt_conf(conf: cfg.ConfigOpts) -> None:
@@ -98,18 +59,6 @@ def _adopt_conf(conf: cfg.ConfigOpts) -> None:
     _memory.register_opts(conf)
     _config_check.check_values(conf)
     _memory.apply_for(conf)
-
-
-def _check_spawnable(service: _service_base.ServiceBase, conf: cfg.ConfigOpts) -> None:
-    for what, obj in (("service", service), ("conf", conf)):
-        try:
-            ForkingPickler.dumps(obj)
-        except Exception as exc:
-            raise TypeError(
-                f"start_method='spawn' pickles the {what} into each worker, and "
-                f"{what} {obj!r} cannot be pickled ({type(exc).__name__}: {exc}); "
-                "make it picklable or use start_method='fork'"
-            ) from exc
 
 
 def _reload_or_keep(
@@ -161,7 +110,7 @@ class Launcher:
 
     def launch_service(self, service: _service_base.ServiceBase, workers: int | None = 1) -> None:
         _service_base.check_service_base(service)
-        if check_workers(workers) != 1:
+        if _launcher_args.check_workers(workers) != 1:
             raise ValueError(
                 f"Launcher runs one instance of a service: workers must be 1, not {workers}"
             )
@@ -189,8 +138,8 @@ class _ForkingLauncher:
         wait_interval: float | None = None,
     ) -> None:
         _service_base.check_restart_method(restart_method)
-        self._mp_context = _check_start_method(start_method)
-        self._wait_interval = _check_wait_interval(wait_interval)
+        self._mp_context = _launcher_args.check_start_method(start_method)
+        self._wait_interval = _launcher_args.check_wait_interval(wait_interval)
         self.conf = conf
         _adopt_conf(conf)
         self.restart_method = restart_method
@@ -205,9 +154,9 @@ class _ForkingLauncher:
     def launch_service(self, service: _service_base.ServiceBase, workers: int | None = 1) -> None:
         """Register the service; its workers are forked by ``wait()`` (or at once if running)."""
         _service_base.check_service_base(service)
-        workers = check_workers(workers)
+        workers = _launcher_args.check_workers(workers)
         if self._mp_context.get_start_method() == "spawn":
-            _check_spawnable(service, self.conf)
+            _launcher_args.check_spawnable(service, self.conf)
         service.backdoor_port = self.backdoor_port
         with self._lock:
             if self._master is None:
@@ -360,7 +309,7 @@ class ProcessLauncher(_ForkingLauncher):
             super().launch_service(service, workers)
             return
         _service_base.check_service_base(service)
-        check_workers(workers)
+        _launcher_args.check_workers(workers)
         if workers not in (None, 1):
             LOG.warning(
                 "no_fork=True: running one instance of the service, not %d workers", workers
@@ -401,7 +350,7 @@ def launch(
 
     Call ``wait()`` on the returned launcher: it returns the exit code.
     """
-    workers = check_workers(workers)
+    workers = _launcher_args.check_workers(workers)
     _service_base.check_service_base(service)
     launcher: ServiceLauncher | ProcessLauncher
     if workers == 1 and not no_fork:
