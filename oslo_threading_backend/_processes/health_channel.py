@@ -100,6 +100,10 @@ class HealthChannel:
     def begin_shutdown(self) -> None:
         self._shutdown.value = 1
 
+    def readable(self, timeout: float | None) -> bool:
+        """Whether records wait to be read, within ``timeout`` seconds (None: no limit)."""
+        return bool(select.select([self._reader.fileno()], [], [], timeout)[0])
+
     def receive(self, timeout: float | None) -> list[Record]:
         """Records that arrived within ``timeout`` seconds (None: until one does).
 

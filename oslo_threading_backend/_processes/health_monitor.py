@@ -54,6 +54,7 @@ class HealthMonitor:
         # (an idle master wakes for nothing); on: a round per heartbeat interval.
         self._round = _heartbeat.interval_for(timeout) if timeout > 0 else None
         self._lock = threading.Lock()
+        self._intake = threading.Lock()  # reading the channel and recording what it said
         self._started: set[int] = set()
         self._causes: dict[int, str] = {}
         self._last_beat: dict[int, float] = {}
@@ -71,7 +72,8 @@ class HealthMonitor:
     def _run(self) -> None:
         while not self._stopped.is_set():
             try:
-                self._absorb(self.channel.receive(self._round))
+                self.channel.readable(self._round)  # waits holding no lock
+                self.drain()
                 if self.timeout > 0:
                     self._check(time.monotonic())
                 self._last_round = time.monotonic()
@@ -80,8 +82,14 @@ class HealthMonitor:
                 self._stopped.wait(self._round or 1.0)
 
     def drain(self) -> None:
-        """Read what the workers wrote so far (a dead worker's records are all there)."""
-        self._absorb(self.channel.receive(0))
+        """Read and record what the workers wrote so far (a dead worker's records are all there).
+
+        Reading and recording are one step under ``_intake``: when ``drain()``
+        returns in the dead-worker hook, a record the monitor thread read just
+        before (a BOOT_FAILED cause) is recorded too, not in that thread's hands.
+        """
+        with self._intake:
+            self._absorb(self.channel.receive(0))
 
     def _absorb(self, records: list[_health_channel.Record]) -> None:
         now = time.monotonic()

@@ -83,3 +83,51 @@ def test_unhealthy_while_a_worker_is_silent_and_not_being_replaced():
     assert monitor.is_healthy()  # being replaced
     monitor._hung[999_999] = time.monotonic() - 60
     assert not monitor.is_healthy()  # the kill did not take
+
+
+def test_a_cause_the_monitor_thread_is_recording_is_there_after_drain(monkeypatch):
+    """The dead-worker hook drains, then asks for the cause: never in between.
+
+    The monitor thread is held after it read a BOOT_FAILED record and before it
+    recorded it (where, on a loaded machine, the hook's drain found the pipe
+    empty and the master logged "exited with status 1" instead of the cause).
+    """
+    ctx = multiprocessing.get_context("fork")
+    channel = health_channel.HealthChannel(ctx)
+    stopped = threading.Event()
+    monitor = health_monitor.HealthMonitor(channel, 0, lambda: [], stopped)
+    read, release = threading.Event(), threading.Event()
+    absorb = monitor._absorb
+
+    def held_absorb(records):
+        if threading.current_thread() is monitor._thread and records:
+            read.set()
+            release.wait(10)
+        absorb(records)
+
+    monkeypatch.setattr(monitor, "_absorb", held_absorb)
+
+    def boot_failure():
+        channel.report(health_channel.BOOT_FAILED, 2, "RuntimeError: start() fails")
+
+    process = ctx.Process(target=boot_failure)
+    process.start()
+    process.join(10)
+    found = []
+
+    def dead_worker_hook():
+        monitor.drain()
+        found.append(monitor.forget(process.pid))
+
+    try:
+        monitor.start()
+        assert read.wait(10)  # the monitor thread holds the record, unrecorded
+        hook = threading.Thread(target=dead_worker_hook)
+        hook.start()
+        hook.join(0.5)  # without the fix the hook is done by now, empty-handed
+        release.set()
+        hook.join(10)
+    finally:
+        release.set()
+        stopped.set()
+    assert found == [(False, "RuntimeError: start() fails")]
