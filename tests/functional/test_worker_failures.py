@@ -24,7 +24,9 @@ def test_a_slot_that_started_once_is_respawned_throttled_and_does_not_block_shut
 ):
     # The first worker starts; every later start() raises. The slot has started
     # once, so its crashes are respawned (with cotyledon's throttle), not fatal.
-    run = service_process().start("--workers", "1", "--start-fails-once-started")
+    # READY=1: the master has the worker's report that its service started; a
+    # kill before that report is a failed start (test_boot_failures).
+    run = service_process().start("--workers", "1", "--start-fails-once-started", wait_ready=True)
     first = run.wait_for_workers(1)
     run.wait_for_events("started", count=1)
 
