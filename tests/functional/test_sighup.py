@@ -256,7 +256,8 @@ def test_a_negative_shutdown_timeout_at_sighup_keeps_the_last_good_one(service_p
     # The option has no minimum (oslo.service's): -1 parses. It used to raise in
     # the master after the reload was applied, and then in the constructor of
     # every worker forked afterwards: a killed worker was never respawned.
-    run = service_process().start("--workers", "2", "--restart-method", "reload")
+    # READY=1: the master knows both started, so the kill below is a respawn.
+    run = service_process().start("--workers", "2", "--restart-method", "reload", wait_ready=True)
     workers = run.wait_for_workers(2)
     run.wait_for_events("started", count=2)
 
