@@ -36,8 +36,14 @@ def test_first_command_schedules_every_submitted_request_once(runner_process):
 
     requests = runner_harness.assert_scheduled_exactly_once(run, 20)
     assert {r["scheduled_by"] for r in requests.values()} <= set(workers.values())
-    # One line per request, naming where it went.
-    log = run.log()
+
+    # One line per request, naming where it went. A worker logs it just after
+    # marking the request done in the state: wait for the 20th line.
+    def log_with_every_line():
+        log = run.log()
+        return log if log.count("Scheduled request ") >= 20 else None
+
+    log = poll(log_with_every_line, what="20 'Scheduled request' lines")
     for request_id, request in requests.items():
         lines = re.findall(rf"Scheduled request {request_id} on (\S+) in (\S+) ", log)
         assert lines == [(request["host"], request["cell"])], lines
