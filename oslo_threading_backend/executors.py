@@ -25,6 +25,7 @@ from oslo_config import cfg
 
 from oslo_threading_backend import pool_statistics
 from oslo_threading_backend._openstack import opt_registration as _opt_registration
+from oslo_threading_backend._openstack import request_context as _request_context
 from oslo_threading_backend._threads import pool as _thread_pool
 from oslo_threading_backend._threads.arg_checks import callable_name as _callable_name
 
@@ -255,7 +256,7 @@ def _with_request_context(fn: Callable[..., Any]) -> Callable[..., Any]:
             if previous is not None:
                 previous.update_store()
             else:
-                oslo_context._request_store.context = None
+                _request_context.forget()
 
     return run_in_context
 
