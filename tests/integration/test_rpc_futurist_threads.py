@@ -62,7 +62,10 @@ def test_a_burst_of_sequential_calls_keeps_the_worker_small(rpc_run):
 
 
 def test_concurrent_calls_grow_the_pool_and_idle_threads_leave(rpc_run):
-    run, service, _ = _one_worker(rpc_run)
+    # Each late call below comes from a new client process, ~0.5-1 s apart: with an
+    # idle timeout of about that gap, one idle thread after another takes a call
+    # just before its time is up and two stay alive. 0.2 s keeps the gaps longer.
+    run, service, _ = _one_worker(rpc_run, thread_pool_idle_timeout=0.2)
     # 8 clients whose calls take 2 s each: 8 run at once, on 8 pool threads.
     pools = _calls(run, "par", calls=1, clients=8, seconds=2.0)
     assert max(pools) == 8, pools
