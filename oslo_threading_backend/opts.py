@@ -29,6 +29,7 @@ _MODULES = (
     "oslo_threading_backend.process_stats",
     "oslo_threading_backend._upstream.futurist_fixes",
     "oslo_threading_backend._upstream.messaging_server_fixes",
+    "oslo_threading_backend._upstream.messaging_preload",
     "oslo_threading_backend._threads.hung_tasks",
     "oslo_threading_backend._processes.memory",
     "oslo_threading_backend._openstack.worker_health_opts",

@@ -32,6 +32,7 @@ from oslo_threading_backend._processes import memory as _memory
 from oslo_threading_backend._processes import service_base as _service_base
 from oslo_threading_backend._processes import worker as _worker
 from oslo_threading_backend._upstream import futurist_fixes as _futurist_fixes
+from oslo_threading_backend._upstream import messaging_preload as _messaging_preload
 from oslo_threading_backend._upstream import messaging_server_fixes as _messaging_server_fixes
 
 LOG = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def _adopt_conf(conf: cfg.ConfigOpts) -> None:
     _messaging_server_fixes.apply_for(conf)
     _futurist_fixes.apply_for(conf)  # then logs the one line of the fixes on
     _memory.register_opts(conf)
+    _messaging_preload.apply_for(conf)
     _config_check.check_values(conf)
     _memory.apply_for(conf)
 

@@ -30,6 +30,7 @@ from oslo_threading_backend._processes import stop_dump as _stop_dump
 from oslo_threading_backend._processes import worker_channel as _worker_channel
 from oslo_threading_backend._upstream import cotyledon_compat as _cotyledon_compat
 from oslo_threading_backend._upstream import cotyledon_log as _cotyledon_log
+from oslo_threading_backend._upstream import messaging_preload as _messaging_preload
 
 LOG = logging.getLogger(__name__)
 
@@ -350,6 +351,9 @@ class Master(cotyledon.ServiceManager):
         reloads = self._reloads
         before = {process for process, _pid in self._workers()}
         try:
+            if not self.channel.spawned:
+                # What the worker's first RPC connection would import: shared, not copied.
+                _messaging_preload.before_fork()
             with _fork_guard.forking_worker():
                 super()._start_worker(service_id, worker_id)
             # Under the gate: a shutdown's log line comes after every fork's.

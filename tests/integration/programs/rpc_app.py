@@ -22,6 +22,8 @@ app_opts = [
     cfg.BoolOpt("preload_driver", default=True, help="RPCService's preload_driver."),
 ]
 
+#: kombu's transport module, which impl_rabbit's first connection imports.
+KOMBU_TRANSPORT = "kombu.transport.pyamqp"
 #: The module oslo.messaging loads for rabbit:// (imported in the master by default).
 RABBIT_DRIVER = "oslo_messaging._drivers.impl_rabbit"
 
@@ -62,7 +64,14 @@ class EchoEndpoint:
 class AppRPCService(rpc.RPCService):
     def start(self):
         # Before the worker makes its transport: was the driver inherited from the master?
-        emit(self.conf.rpc_app.events, "starting", driver_imported=RABBIT_DRIVER in sys.modules)
+        # And kombu's AMQP transport, which the first connection imports unless the
+        # master did before the fork ([DEFAULT] preload_transport_modules).
+        emit(
+            self.conf.rpc_app.events,
+            "starting",
+            driver_imported=RABBIT_DRIVER in sys.modules,
+            transport_imported=KOMBU_TRANSPORT in sys.modules,
+        )
         super().start()
 
 
