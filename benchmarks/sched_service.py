@@ -8,7 +8,11 @@ piece is created the way nova-scheduler and oslo.messaging create it, not with t
 package's helpers, so that what reaches them (a fix in our layer, or none) is what
 reaches an unmodified OpenStack service:
 
-- the transport is made in the master before the fork (nova's ``rpc.init(CONF)``);
+- the transport is made in the master before the fork (nova's ``rpc.init(CONF)``),
+  and so are the cells' database contexts, read once (nova's manager imports
+  ``nova.db`` and its host manager reads the cells before the fork: the real
+  scheduler's workers import no module after it, where this step's imported
+  SQLAlchemy and oslo.db in each worker until 2026-12-07's fourth session);
   ``start()`` makes ``oslo_messaging.get_rpc_server()`` with its default executor,
   ``'threading'`` (futurist's ``ThreadPoolExecutor`` of ``executor_thread_pool_size``
   = 64), or ``'eventlet'`` on the eventlet backend, as nova picks it;
@@ -145,7 +149,16 @@ class SchedulerEndpoint:
 
 
 def _service(base, conf, topic, cells_dir):
+    import futurist
     import oslo_messaging
+
+    # In the master, as nova-scheduler's does before the fork: its manager imports
+    # nova.db (SQLAlchemy, oslo.db) and its host manager reads the cells' databases,
+    # so the real scheduler's workers import nothing after the fork (measured).
+    import sched_cells
+
+    cells = sched_cells.Cells(cells_dir)
+    cells.min_compute_version(sched_cells.COMPUTE_CELLS[0])
 
     # nova's rpc.init(CONF): one transport, made in the master, used by every worker.
     transport = oslo_messaging.get_rpc_transport(conf)
@@ -159,14 +172,10 @@ def _service(base, conf, topic, cells_dir):
             self.server = None
 
         def start(self):
-            import futurist
-            import sched_cells
-
             pool_class = futurist.ThreadPoolExecutor
             if _api.green:
                 pool_class = futurist.GreenThreadPoolExecutor
             scatter_gather = _api.NovaStyleScatterGather(pool_class, CELL_POOL_SIZE)
-            cells = sched_cells.Cells(cells_dir)
             target = oslo_messaging.Target(topic=topic, server="bench")
             endpoint = SchedulerEndpoint(cells, scatter_gather)
             self.server = oslo_messaging.get_rpc_server(
