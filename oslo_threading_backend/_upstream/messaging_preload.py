@@ -106,9 +106,9 @@ def before_fork() -> list[str]:
             LOG.debug(
                 "kombu's %r transport not imported before the fork: %s", KOMBU_TRANSPORT, exc
             )
-    if imported:
-        LOG.debug(
-            "Imported before the fork, shared by the workers ([DEFAULT] %s): %s",
+    if imported:  # once per process: the next fork finds them imported
+        LOG.info(
+            "Imported before forking the workers, so that they share them ([DEFAULT] %s): %s",
             OPTION,
             ", ".join(imported),
         )

@@ -109,3 +109,22 @@ def test_the_option_is_listed_for_the_config_generator():
     conf = cfg.ConfigOpts()
     _messaging_preload.apply_for(conf)
     assert conf.preload_transport_modules is True
+
+
+def test_one_info_line_names_what_was_imported_and_the_option():
+    out = _fresh(
+        """
+        import logging
+        import oslo_messaging._drivers.impl_rabbit
+        logging.basicConfig(
+            level=logging.INFO, stream=sys.stdout, format="%(levelname)s %(message)s"
+        )
+        preload.before_fork()
+        preload.before_fork()  # the next fork: nothing to import, nothing said
+        """
+    )
+    lines = [line for line in out.splitlines() if "before forking the workers" in line]
+    assert len(lines) == 1
+    assert lines[0].startswith("INFO Imported before forking the workers, so that they share")
+    assert "([DEFAULT] preload_transport_modules)" in lines[0]
+    assert KOMBU_TRANSPORT in lines[0]
