@@ -347,14 +347,21 @@ class Master(cotyledon.ServiceManager):
         self._gate.enter()
         self._forktimes.append(time.time())
 
+    def _adjust_workers(self) -> None:
+        # The workers forked in a row are prepared for once, before the first.
+        with _fork_guard.fork_batch(self._before_forks):
+            super()._adjust_workers()
+
+    def _before_forks(self) -> None:
+        if not self.channel.spawned:
+            # What the worker's first RPC connection would import: shared, not copied.
+            _messaging_preload.before_fork()
+
     def _start_worker(self, service_id: Any, worker_id: Any) -> None:
         reloads = self._reloads
         before = {process for process, _pid in self._workers()}
         try:
-            if not self.channel.spawned:
-                # What the worker's first RPC connection would import: shared, not copied.
-                _messaging_preload.before_fork()
-            with _fork_guard.forking_worker():
+            with _fork_guard.forking_worker(self._before_forks):
                 super()._start_worker(service_id, worker_id)
             # Under the gate: a shutdown's log line comes after every fork's.
             LOG.debug(

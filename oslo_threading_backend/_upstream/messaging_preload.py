@@ -96,11 +96,13 @@ def before_fork() -> list[str]:
             except LookupError as exc:
                 LOG.debug("IDNA codec not imported before the fork: %s", exc)
         try:
-            already = set(sys.modules)
             transports = importlib.import_module("kombu.transport")
-            # Imports the transport's module as kombu's Connection would.
-            module = transports.resolve_transport(KOMBU_TRANSPORT).__module__
-            if module not in already:
+            # Not set(sys.modules): a copy of it writes to every module name's
+            # page (refcounts), and a page the master writes stops being shared.
+            named = transports.TRANSPORT_ALIASES.get(KOMBU_TRANSPORT, "")
+            if named.partition(":")[0] not in sys.modules:
+                # Imports the transport's module as kombu's Connection would.
+                module = transports.resolve_transport(KOMBU_TRANSPORT).__module__
                 imported.append(module)
         except Exception as exc:  # an application's broken kombu: its worker says so
             LOG.debug(

@@ -230,6 +230,12 @@ def main(argv=None):
         default=None,
         help="futurist's ThreadWorker.MAX_IDLE_FOR, set in the master before forking",
     )
+    parser.add_argument(
+        "--count-fork-preparations",
+        action="store_true",
+        help="each worker reports how often the master had prepared for a fork "
+        "(trimmed its free memory) when it was forked",
+    )
     args, rest = parser.parse_known_args(argv)
 
     conf = cfg.ConfigOpts()
@@ -272,6 +278,22 @@ def main(argv=None):
         from oslo_reports import guru_meditation_report as gmr
 
         gmr.TextGuruMeditation.setup_autorun(_Version())
+
+    if args.count_fork_preparations:
+        from oslo_threading_backend._processes import fork_guard
+
+        prepared = []
+        trim = fork_guard.trim_free_memory
+
+        def counting_trim():
+            prepared.append(1)
+            return trim()
+
+        fork_guard.trim_free_memory = counting_trim
+        # Runs in the child at the fork: the count is the master's at that moment.
+        os.register_at_fork(
+            after_in_child=lambda: emit(args.events, "fork-prepared", count=len(prepared))
+        )
 
     if args.futurist_idle_poll is not None:
         from futurist import _thread as futurist_thread

@@ -1,4 +1,4 @@
-"""Before each fork the master gives its allocator's free pages back to the kernel.
+"""Before forking the master gives its allocator's free pages back to the kernel, once a batch.
 
 A forked worker maps every page the master has resident, so free memory the
 master still holds counts in every worker's RSS. Checked in a fresh interpreter
@@ -58,3 +58,21 @@ def test_forking_a_worker_trims_first(monkeypatch):
     with _fork_guard.forking_worker():
         pass
     assert calls == [1]
+
+
+def test_workers_forked_in_a_batch_are_prepared_for_once(monkeypatch):
+    from oslo_threading_backend._processes import fork_guard as _fork_guard
+
+    calls = []
+    monkeypatch.setattr(_fork_guard, "trim_free_memory", lambda: calls.append("trim") or True)
+    with _fork_guard.fork_batch(lambda: calls.append("prepare")):
+        with _fork_guard.fork_batch(lambda: calls.append("nested")):
+            for _ in range(3):
+                with _fork_guard.forking_worker(lambda: calls.append("each")):
+                    pass
+    # The caller's preparation first: what its imports freed is trimmed too.
+    assert calls == ["prepare", "trim"]
+    # Outside a batch (a respawn), each fork is prepared for.
+    with _fork_guard.forking_worker(lambda: calls.append("respawn")):
+        pass
+    assert calls[2:] == ["respawn", "trim"]
