@@ -9,9 +9,10 @@ counted in each worker's RSS (measured: 0.3-0.45 MiB per worker).
 
 Workers forked in a row (:func:`fork_batch`) are prepared for once, before the
 first: a page the master writes after a fork is copied for the master, and the
-workers forked before keep the original, each then its only holder. Preparing
-before every fork cost the first of two workers 1.6 MiB (nova-scheduler; the
-master's written pages between its two forks: 3.9 -> 1.2 MiB).
+workers forked before keep the original, each then its only holder. Measured
+on the bench's scheduler master: 3.9 MiB of its pages written between its two
+forks when it prepared before each, 1.2 MiB now; the first worker's pages that
+no other process shares, 0.7-0.8 -> 0.1 MiB.
 
 Works around cotyledon 2.2.0: a worker forked by the master inherits the
 master's signal handlers and its ``signal.set_wakeup_fd`` pipe. Until
@@ -65,17 +66,17 @@ def _prepare(prepare: Callable[[], Any]) -> None:
 
 
 @contextlib.contextmanager
-def fork_batch(prepare: Callable[[], Any] = _nothing) -> Iterator[None]:
-    """The workers this thread forks inside the block are prepared for once, now.
+def fork_batch() -> Iterator[None]:
+    """The workers this thread forks inside the block are prepared for once.
 
-    ``prepare`` runs, then ``trim_free_memory()``; :func:`forking_worker` inside
-    the block does neither. A nested block changes nothing.
+    The first :func:`forking_worker` of the block prepares (its ``prepare``, then
+    ``trim_free_memory()``), the next ones do not; a block that forks nothing
+    prepares nothing. A nested block changes nothing.
     """
     if getattr(_batch, "active", False):
         yield
         return
-    _prepare(prepare)
-    _batch.active = True
+    _batch.active, _batch.prepared = True, False
     try:
         yield
     finally:
@@ -99,6 +100,9 @@ def forking_worker(prepare: Callable[[], Any] = _nothing) -> Iterator[None]:
             _hooks_registered = True
     if not getattr(_batch, "active", False):
         _prepare(prepare)
+    elif not _batch.prepared:
+        _prepare(prepare)
+        _batch.prepared = True
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     _forking.active = True
     try:

@@ -349,7 +349,7 @@ class Master(cotyledon.ServiceManager):
 
     def _adjust_workers(self) -> None:
         # The workers forked in a row are prepared for once, before the first.
-        with _fork_guard.fork_batch(self._before_forks):
+        with _fork_guard.fork_batch():
             super()._adjust_workers()
 
     def _before_forks(self) -> None:

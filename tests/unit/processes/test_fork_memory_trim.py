@@ -65,14 +65,19 @@ def test_workers_forked_in_a_batch_are_prepared_for_once(monkeypatch):
 
     calls = []
     monkeypatch.setattr(_fork_guard, "trim_free_memory", lambda: calls.append("trim") or True)
-    with _fork_guard.fork_batch(lambda: calls.append("prepare")):
-        with _fork_guard.fork_batch(lambda: calls.append("nested")):
+    with _fork_guard.fork_batch():
+        pass
+    # A batch that forks nothing (cotyledon adjusts its workers at every SIGCHLD).
+    assert calls == []
+    with _fork_guard.fork_batch():
+        with _fork_guard.fork_batch():
             for _ in range(3):
-                with _fork_guard.forking_worker(lambda: calls.append("each")):
+                with _fork_guard.forking_worker(lambda: calls.append("prepare")):
                     pass
     # The caller's preparation first: what its imports freed is trimmed too.
     assert calls == ["prepare", "trim"]
     # Outside a batch (a respawn), each fork is prepared for.
-    with _fork_guard.forking_worker(lambda: calls.append("respawn")):
-        pass
-    assert calls[2:] == ["respawn", "trim"]
+    for _ in range(2):
+        with _fork_guard.forking_worker(lambda: calls.append("respawn")):
+            pass
+    assert calls[2:] == ["respawn", "trim", "respawn", "trim"]
