@@ -24,6 +24,7 @@ METHODS = (
     "_run_hooks",
     "_slowdown_respawn_if_needed",
     "_start_worker",
+    "_adjust_workers",
     "_systemd_notify_once",
     "_child_supervisor_thread",
     # The Python signal handler SignalManager installs (shutdown_gate closes in it).
