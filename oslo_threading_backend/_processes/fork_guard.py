@@ -98,11 +98,10 @@ def forking_worker(prepare: Callable[[], Any] = _nothing) -> Iterator[None]:
         if not _hooks_registered:
             os.register_at_fork(after_in_child=_after_fork_in_child)
             _hooks_registered = True
-    if not getattr(_batch, "active", False):
+    in_batch = getattr(_batch, "active", False)
+    if not (in_batch and _batch.prepared):
         _prepare(prepare)
-    elif not _batch.prepared:
-        _prepare(prepare)
-        _batch.prepared = True
+        _batch.prepared = in_batch
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     _forking.active = True
     try:
