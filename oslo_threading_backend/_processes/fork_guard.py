@@ -59,12 +59,6 @@ def _nothing() -> None:
     pass
 
 
-def _prepare(prepare: Callable[[], Any]) -> None:
-    prepare()
-    # After the caller's preparation: what its imports freed is returned too.
-    trim_free_memory()
-
-
 @contextlib.contextmanager
 def fork_batch() -> Iterator[None]:
     """The workers this thread forks inside the block are prepared for once.
@@ -100,7 +94,9 @@ def forking_worker(prepare: Callable[[], Any] = _nothing) -> Iterator[None]:
             _hooks_registered = True
     in_batch = getattr(_batch, "active", False)
     if not (in_batch and _batch.prepared):
-        _prepare(prepare)
+        prepare()
+        # After the caller's preparation: what its imports freed is returned too.
+        trim_free_memory()
         _batch.prepared = in_batch
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     _forking.active = True

@@ -16,7 +16,7 @@ def test_workers_forked_together_are_prepared_for_once(service_process):
     assert [e["count"] for e in forks] == ["1", "1", "1"], forks
     run.wait_for_events("started", count=3)
 
-    # A respawn is a batch of one: prepared for again, once.
+    # A respawn, forked alone (outside any batch), is prepared for again, once.
     run.send(signal.SIGKILL, pid=forks[0].pid)
     respawned = run.wait_for_events("fork-prepared", count=4)[3]
     assert respawned["count"] == "2", respawned
