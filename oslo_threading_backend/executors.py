@@ -27,12 +27,6 @@ from oslo_threading_backend import pool_statistics
 from oslo_threading_backend._openstack import opt_registration as _opt_registration
 from oslo_threading_backend._openstack import request_context as _request_context
 from oslo_threading_backend._threads import pool as _thread_pool
-from oslo_threading_backend._threads.arg_checks import callable_name as _callable_name
-
-try:  # optional: oslo.log brings it, but the executors do not need it
-    from oslo_context import context as oslo_context
-except ImportError:  # pragma: no cover
-    oslo_context = None
 
 LOG = logging.getLogger(__name__)
 
@@ -230,24 +224,15 @@ def get_executor(name: str = DEFAULT) -> futures.Executor:
     return _get_entry(name).executor
 
 
-def _task_name(fn: Callable[..., Any]) -> str:
-    if isinstance(fn, functools.partial):
-        fn = fn.func
-    # A callable object has no __qualname__: named as oslo.service names it, not by its repr.
-    return getattr(fn, "__qualname__", None) or _callable_name(fn)
-
-
 def _with_request_context(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Carry the submitter's oslo.context into the pool thread, so logs keep the id."""
-    if oslo_context is None:
-        return fn
-    ctx = oslo_context.get_current()
+    ctx = _request_context.current()
     if ctx is None:
         return fn
 
     @functools.wraps(fn)
     def run_in_context(*args: Any, **kwargs: Any) -> Any:
-        previous = oslo_context.get_current()
+        previous = _request_context.current()
         ctx.update_store()
         try:
             return fn(*args, **kwargs)
@@ -269,20 +254,30 @@ def spawn_on(
     The request context current here is restored in the pool thread. Raises
     RuntimeError after shutdown_all(), TypeError if ``fn`` is not callable.
     """
+    pool, reporter, run = _prepare_submit(executor, fn)
+    if reporter is not None:
+        reporter.before_submit(pool, fn)
+    return pool.submit(run, *args, **kwargs)
+
+
+def _prepare_submit(
+    executor: str | futures.Executor, fn: Callable[..., Any]
+) -> tuple[futures.Executor, pool_statistics.StatisticsReporter | None, Callable[..., Any]]:
+    """spawn_on()'s checks and lookups, once for many submits of ``fn`` (scatter_gather).
+
+    Returns the pool, its statistics reporter (None for an executor object) and
+    what to submit: ``fn``, or ``fn`` in the request context current here.
+    """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {fn!r}")
     if isinstance(executor, str):
         entry = _get_entry(executor)
-        pool, reporter = entry.executor, entry.reporter
-    elif isinstance(executor, futures.Executor):
-        pool, reporter = executor, None
-    else:
-        raise TypeError(
-            f"executor must be an executor name or a concurrent.futures.Executor, got {executor!r}"
-        )
-    if reporter is not None:
-        reporter.before_submit(pool, _task_name(fn))
-    return pool.submit(_with_request_context(fn), *args, **kwargs)
+        return entry.executor, entry.reporter, _with_request_context(fn)
+    if isinstance(executor, futures.Executor):
+        return executor, None, _with_request_context(fn)
+    raise TypeError(
+        f"executor must be an executor name or a concurrent.futures.Executor, got {executor!r}"
+    )
 
 
 def spawn(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> futures.Future:

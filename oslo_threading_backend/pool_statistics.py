@@ -7,6 +7,7 @@ stuck threads, and the final state at shutdown shows whether every thread came b
 from __future__ import annotations
 
 from concurrent import futures
+import functools
 import logging
 import threading
 import time
@@ -14,6 +15,7 @@ from typing import Any
 from typing import NamedTuple
 
 from oslo_threading_backend._threads import hung_tasks as _hung_tasks
+from oslo_threading_backend._threads.arg_checks import callable_name as _callable_name
 
 LOG = logging.getLogger(__name__)
 
@@ -125,6 +127,7 @@ class StatisticsReporter:
         self._held_back = 0
 
     def before_submit(self, executor: futures.Executor, task: Any) -> None:
+        """Called on every submit; ``task``: the function (named only for a line) or a name."""
         if self.period >= 0 and self._due():
             log_state(self.name, executor, "when submitting a new task", logging.DEBUG)
         if self.full_warning_period >= 0 and not _has_free_thread(executor):
@@ -154,10 +157,14 @@ class StatisticsReporter:
             self._last_warned, self._held_back = now, 0
         if held_back:
             LOG.warning(
-                _NO_FREE_THREADS_MSG + _HELD_BACK_MSG, self.name, task, held_back, now - previous
+                _NO_FREE_THREADS_MSG + _HELD_BACK_MSG,
+                self.name,
+                _task_name(task),
+                held_back,
+                now - previous,
             )
         else:
-            LOG.warning(_NO_FREE_THREADS_MSG, self.name, task)
+            LOG.warning(_NO_FREE_THREADS_MSG, self.name, _task_name(task))
 
     def log_final_state(self, executor: futures.Executor) -> PoolState:
         """Logged at shutdown: workers == idle workers means nothing was left running.
@@ -170,6 +177,16 @@ class StatisticsReporter:
         if held_back and previous is not None:
             LOG.warning(_HELD_BACK_AT_SHUTDOWN_MSG, self.name, held_back, self._clock() - previous)
         return log_state(self.name, executor, "at shutdown", logging.INFO)
+
+
+def _task_name(task: Any) -> str:
+    """How the lines name a task: a name as given, a function by its qualified name."""
+    if isinstance(task, str):
+        return task
+    if isinstance(task, functools.partial):
+        task = task.func
+    # A callable object has no __qualname__: named as oslo.service names it, not by its repr.
+    return getattr(task, "__qualname__", None) or _callable_name(task)
 
 
 def _has_free_thread(executor: futures.Executor) -> bool:

@@ -20,6 +20,7 @@ from oslo_threading_backend._openstack import settle as _settle  # noqa: F401
 
 # isort: split
 
+import futurist
 from futurist import waiters
 
 from oslo_threading_backend import executors
@@ -83,15 +84,20 @@ def scatter_gather(
     except TypeError:
         raise TypeError(f"targets must be iterable, got {targets!r}") from None
 
+    # spawn_on() per target, with its lookups and checks done once for the call.
+    pool, reporter, run = executors._prepare_submit(executors.SCATTER_GATHER, fn)
     pending = {}
     for target in targets:
         if target not in pending:
-            pending[target] = executors.spawn_on(
-                executors.SCATTER_GATHER, fn, target, *args, **kwargs
-            )
+            if reporter is not None:
+                reporter.before_submit(pool, fn)
+            pending[target] = pool.submit(run, target, *args, **kwargs)
     if not pending:
         return {}
-    waiters.wait_for_all(list(pending.values()), timeout)
+    if isinstance(pool, futurist.GreenThreadPoolExecutor):
+        waiters.wait_for_all(list(pending.values()), timeout)  # green futures
+    else:
+        futures.wait(pending.values(), timeout)  # futurist's check for green ones skipped
 
     results: dict[Any, Any] = {}
     for target, future in pending.items():

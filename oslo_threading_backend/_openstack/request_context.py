@@ -21,6 +21,7 @@ per thread on purpose) are left alone.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 
 def forget() -> None:
@@ -31,3 +32,19 @@ def forget() -> None:
     store = getattr(context_mod, "_request_store", None)
     if store is not None and "context" in store.__dict__:
         del store.context
+
+
+def current() -> Any:
+    """This thread's current oslo.context request context, or None; read on every submit.
+
+    oslo.context's ``get_current()`` is ``getattr(store, 'context', None)`` on a
+    ``threading.local``, which raises and catches an AttributeError whenever the
+    thread has none (the common case: 0.45 us, 7 times this dictionary read).
+    """
+    context_mod = sys.modules.get("oslo_context.context")
+    if context_mod is None:
+        return None
+    store = getattr(context_mod, "_request_store", None)
+    if store is None:  # an oslo.context that keeps it elsewhere: ask it
+        return context_mod.get_current()
+    return store.__dict__.get("context")

@@ -31,6 +31,7 @@ import math
 import os
 import sys
 import threading
+from threading import get_ident
 import time
 import traceback
 from typing import Any
@@ -82,19 +83,23 @@ _watching = False
 class Task:
     """One call being watched; returned by :func:`begin`, given back to :func:`end`."""
 
-    __slots__ = ("ident", "owner", "func", "started", "reported", "covered", "told")
+    # One is made per pool task: __init__ sets only what every task has. The flags
+    # below are class defaults until set; "__dict__" holds them on the rare task
+    # that is reported (the dictionary is only made then).
+    __slots__ = ("ident", "owner", "func", "started", "__dict__")
+
+    #: Set by the watcher when the WARNING was logged.
+    reported = False
+    #: Set when a task nested in this one on its thread was reported.
+    covered = False
+    #: Set once the INFO line about its end was logged.
+    told = False
 
     def __init__(self, owner: Any, func: Any, started: float) -> None:
-        self.ident = threading.get_ident()
+        self.ident = get_ident()
         self.owner = owner
         self.func = func
         self.started = started
-        #: Set by the watcher when the WARNING was logged.
-        self.reported = False
-        #: Set when a task nested in this one on its thread was reported.
-        self.covered = False
-        #: Set once the INFO line about its end was logged.
-        self.told = False
 
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
@@ -164,15 +169,16 @@ def get_threshold() -> float:
     return _threshold
 
 
-def begin(owner: Any, func: Any) -> Task | None:
+def begin(owner: Any, func: Any, started: float | None = None) -> Task | None:
     """Watch ``func`` running now on this thread for ``owner``; None when the check is off.
 
     ``owner``: a pool (counted in :func:`stuck_count`), or a string saying
-    where the task runs ("thread group g", "looping call").
+    where the task runs ("thread group g", "looping call"). ``started``: its
+    ``time.monotonic()`` start, when the caller has read it already.
     """
     if not _threshold:
         return None
-    task = Task(owner, func, time.monotonic())
+    task = Task(owner, func, time.monotonic() if started is None else started)
     _running[task] = None
     if not _watching:
         _start_watcher()

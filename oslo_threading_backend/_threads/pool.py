@@ -42,28 +42,26 @@ _STOP = object()
 _EXECUTED, _FAILED, _CANCELLED = "executed", "failed", "cancelled"
 
 
-def _run(item: futurist_utils.WorkItem, pool: Any = None) -> tuple[str, float]:
-    """Run one queued call; what happened and how long it ran.
+def _run(item: futurist_utils.WorkItem, pool: Any = None) -> tuple[str, float, Any]:
+    """Run one queued call: what happened, how long it ran, and its result or exception.
 
     futurist's WorkItem.run() does the same but does not say how it went (we
     would ask the future, taking its lock twice more per task), and re-raises
     SystemExit, which would end the pool thread. A task that runs too long is
-    reported (``_hung_tasks``) before its caller sees it end.
+    reported (``_hung_tasks``) before its caller sees it end. The future is left
+    to the caller, which counts the task first (see ThreadPoolExecutor._work).
     """
-    future = item.future
-    if not future.set_running_or_notify_cancel():
-        return _CANCELLED, 0.0
+    if not item.future.set_running_or_notify_cancel():
+        return _CANCELLED, 0.0, None
     started = time.monotonic()
-    watched = _hung_tasks.begin(pool, item.fn)
+    watched = _hung_tasks.begin(pool, item.fn, started)
     try:
         result = item.fn(*item.args, **item.kwargs)
     except BaseException as exc:  # noqa: B036 - the caller gets it through the future
         _hung_tasks.end(watched)
-        future.set_exception(exc)
-        return _FAILED, time.monotonic() - started
+        return _FAILED, time.monotonic() - started, exc
     _hung_tasks.end(watched)
-    future.set_result(result)
-    return _EXECUTED, time.monotonic() - started
+    return _EXECUTED, time.monotonic() - started, result
 
 
 def _check_positive_number(name: str, value: Any) -> float:
@@ -110,6 +108,8 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
             raise TypeError(f"name must be a non-empty string, got {name!r}")
         self._idle_timeout = _check_positive_number("idle_timeout", idle_timeout)
         super().__init__(max_workers=max_workers, check_and_reject=check_and_reject)
+        # futurist calls a do-nothing check on every submit when none is given.
+        self._rejects = check_and_reject is not None
         self.name = name
         # futurist's queue.Queue is only needed for its join(); SimpleQueue is cheaper.
         self._work_queue = queue.SimpleQueue()  # type: ignore[assignment]
@@ -163,20 +163,17 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
         with self._shutdown_lock:
             if self._shutdown:
                 raise RuntimeError("Can not schedule new futures after being shutdown")
-            self._check_and_reject(self, self._work_queue.qsize())
-            return self._submit(fn, *args, **kwargs)
-
-    def _submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> futurist.Future:
-        # Called by submit() with self._shutdown_lock held.
-        fut: futurist.Future = futurist.Future()
-        if self._idle:
-            self._idle -= 1
-        elif len(self._workers) < self._max_workers:
-            self._add_thread()
-        else:
-            self._backlog += 1
-        self._work_queue.put(futurist_utils.WorkItem(fut, fn, *args, **kwargs))
-        return fut
+            if self._rejects:
+                self._check_and_reject(self, self._work_queue.qsize())
+            fut: futurist.Future = futurist.Future()
+            if self._idle:
+                self._idle -= 1
+            elif len(self._workers) < self._max_workers:
+                self._add_thread()
+            else:
+                self._backlog += 1
+            self._work_queue.put(futurist_utils.WorkItem(fut, fn, *args, **kwargs))
+            return fut
 
     def _add_thread(self) -> None:
         thread = threading.Thread(
@@ -211,9 +208,12 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
                 with self._shutdown_lock:
                     self._workers.remove(me)  # type: ignore[arg-type]
                 return
-            outcome, runtime = _run(item, self)
+            outcome, runtime, value = _run(item, self)
+            future = item.future
             del item
-            _request_context.forget()  # the next task starts without this one's
+            # Counted, and this thread idle again, before the caller is woken: the
+            # caller then runs while this thread goes straight back to the queue
+            # (under the GIL, anything done after set_result() delays it).
             with self._shutdown_lock:
                 if outcome is _CANCELLED:
                     self._cancelled += 1
@@ -227,6 +227,12 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
                     self._backlog -= 1
                 else:
                     self._idle += 1
+            if outcome is _EXECUTED:
+                future.set_result(value)
+            elif outcome is _FAILED:
+                future.set_exception(value)
+            del future, value
+            _request_context.forget()  # the next task starts without this one's
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop accepting work; queued work still runs unless ``cancel_futures``."""

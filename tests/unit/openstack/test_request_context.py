@@ -124,3 +124,35 @@ def test_log_lines_of_a_context_less_task_name_no_earlier_request(on_demand):
 def test_forget_without_a_context_is_harmless():
     request_context.forget()
     assert oslo_context.get_current() is None
+
+
+def test_current_reads_what_oslo_context_get_current_returns(monkeypatch):
+    def on_a_new_thread(fn):
+        out = []
+        thread = threading.Thread(target=lambda: out.append(fn()))
+        thread.start()
+        thread.join(WAIT)
+        return out[0]
+
+    # A thread that never had a context (get_current() raises and catches inside).
+    assert on_a_new_thread(request_context.current) is None
+    assert on_a_new_thread(oslo_context.get_current) is None
+
+    def made_here():
+        ctxt = oslo_context.RequestContext()
+        return request_context.current() is ctxt is oslo_context.get_current()
+
+    assert on_a_new_thread(made_here)
+
+    def forgotten():
+        oslo_context.RequestContext()
+        request_context.forget()
+        return request_context.current(), oslo_context.get_current()
+
+    assert on_a_new_thread(forgotten) == (None, None)
+
+    # An oslo.context that keeps its store under another name: asked through its API.
+    ctxt = oslo_context.RequestContext()
+    monkeypatch.delattr(oslo_context, "_request_store")
+    monkeypatch.setattr(oslo_context, "get_current", lambda: ctxt)
+    assert request_context.current() is ctxt

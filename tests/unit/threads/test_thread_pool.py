@@ -249,3 +249,30 @@ def test_statistics_count_executed_failed_and_running_time():
         assert stats.runtime >= 0.01
     finally:
         pool.shutdown()
+
+
+def test_a_task_is_counted_and_its_thread_idle_before_its_caller_wakes(make_pool):
+    # The future's callbacks run in the pool thread inside set_result(), where its
+    # caller wakes: the task is already in the statistics and the thread is free,
+    # so a caller that submits again at once reuses it.
+    pool = make_pool(3)
+    seen = []
+
+    def at_wake(_future):
+        seen.append((pool.statistics.executed, pool.get_num_idle_workers()))
+
+    release = threading.Event()
+    future = pool.submit(lambda: release.wait(WAIT) and "done")
+    future.add_done_callback(at_wake)  # before it ends: run by the pool thread
+    release.set()
+    assert future.result(WAIT) == "done"
+    wait_until(lambda: seen)
+    assert seen == [(1, 1)]
+    release.clear()
+    failed = pool.submit(lambda: release.wait(WAIT) and 1 / 0)
+    failed.add_done_callback(lambda _f: seen.append(pool.statistics.failures))
+    release.set()
+    assert isinstance(failed.exception(WAIT), ZeroDivisionError)
+    wait_until(lambda: len(seen) == 2)
+    assert seen[1] == 1
+    assert pool.num_workers == 1
