@@ -11,10 +11,11 @@ run and its thread's current stack; when it ends, one INFO says how long it was
 stuck. Nothing is logged per check.
 
 Cost: :func:`begin` and :func:`end` add a dict insert and delete, no lock and
-no wake-up. One watcher thread per process sleeps until the earliest deadline:
-tasks registered while it sleeps end later than it wakes, so they need not wake
-it. It starts with the first task, exits when no task is running at a wake-up,
-and is never inherited by a forked child (a child starts its own).
+no wake-up; a pool thread reuses one :class:`Task` for all its runs. One
+watcher thread per process sleeps until the earliest deadline: tasks
+registered while it sleeps end later than it wakes, so they need not wake it.
+It starts with the first task, exits when no task is running at a wake-up, and
+is never inherited by a forked child (a child starts its own).
 
 Nesting (a periodic task inside a looping-call iteration, a task inside a pool
 task): only the innermost task of a thread is reported; the outer ones count as
@@ -81,25 +82,39 @@ _watching = False
 
 
 class Task:
-    """One call being watched; returned by :func:`begin`, given back to :func:`end`."""
+    """One call being watched; returned by :func:`begin`, given back to :func:`end`.
 
-    # One is made per pool task: __init__ sets only what every task has. The flags
-    # below are class defaults until set; "__dict__" holds them on the rare task
-    # that is reported (the dictionary is only made then).
-    __slots__ = ("ident", "owner", "func", "started", "__dict__")
+    A pool thread reuses one Task for all its tasks (``begin(..., reuse=task)``):
+    an object made per task cost a pool 2 us a task under the GIL (benchmarks'
+    scatter-gather). So a flag is kept as the ``started`` of the run it was set
+    for: a reused Task starts each run with none set, without writing them.
+    """
 
-    #: Set by the watcher when the WARNING was logged.
-    reported = False
-    #: Set when a task nested in this one on its thread was reported.
-    covered = False
-    #: Set once the INFO line about its end was logged.
-    told = False
+    __slots__ = ("ident", "owner", "func", "started", "_reported", "_covered", "_told")
 
     def __init__(self, owner: Any, func: Any, started: float) -> None:
         self.ident = get_ident()
         self.owner = owner
         self.func = func
         self.started = started
+        self._reported: float | None = None
+        self._covered: float | None = None
+        self._told: float | None = None
+
+    @property
+    def reported(self) -> bool:
+        """The watcher logged this run's WARNING."""
+        return self._reported == self.started
+
+    @property
+    def covered(self) -> bool:
+        """A task nested in this run on its thread was reported."""
+        return self._covered == self.started
+
+    @property
+    def told(self) -> bool:
+        """This run's INFO line about its end was logged."""
+        return self._told == self.started
 
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
@@ -169,16 +184,29 @@ def get_threshold() -> float:
     return _threshold
 
 
-def begin(owner: Any, func: Any, started: float | None = None) -> Task | None:
+def begin(
+    owner: Any, func: Any, started: float | None = None, reuse: Task | None = None
+) -> Task | None:
     """Watch ``func`` running now on this thread for ``owner``; None when the check is off.
 
     ``owner``: a pool (counted in :func:`stuck_count`), or a string saying
     where the task runs ("thread group g", "looping call"). ``started``: its
     ``time.monotonic()`` start, when the caller has read it already.
+    ``reuse``: a Task this thread's loop got from begin() for the same owner and
+    has ended, to watch this run with instead of a new one.
     """
     if not _threshold:
         return None
-    task = Task(owner, func, time.monotonic() if started is None else started)
+    if started is None:
+        started = time.monotonic()
+    if reuse is None:
+        task = Task(owner, func, started)
+    else:
+        task = reuse
+        # started first: a watcher that reads it before and after func knows
+        # whether func is of the run it checked (see _report).
+        task.started = started
+        task.func = func
     _running[task] = None
     if not _watching:
         _start_watcher()
@@ -190,23 +218,24 @@ def end(task: Task | None) -> None:
     if task is None:
         return
     _running.pop(task, None)
-    if task.reported:
-        _tell_end(task)
+    started = task.started
+    if task._reported == started:
+        _tell_end(task, task.func, started)
 
 
-def _tell_end(task: Task) -> None:
+def _tell_end(task: Task, func: Any, started: float) -> None:
     # Once, and after the WARNING (logged under _lock): end() and the watcher may
     # both see that a task reported just now has ended.
     with _lock:
-        if task.told:
+        if task._told == started:
             return
-        task.told = True
+        task._told = started
     LOG.info(
         "Task %s on %s (thread %s) was stuck for %.1f s; it has ended",
-        _task_name(task.func),
+        _task_name(func),
         describe(task.owner),
         _thread_name(task.ident),
-        time.monotonic() - task.started,
+        time.monotonic() - started,
     )
 
 
@@ -315,50 +344,55 @@ def _watch() -> None:
             return
         now = time.monotonic()
         next_check = now + threshold
-        for due in _check(list(_running.copy()), threshold, now):
+        # Each task with the start of the run seen now: a reused Task (see begin)
+        # may be on its next run by the time it is looked at.
+        runs = [(task, task.started) for task in _running.copy()]
+        for due in _check(runs, threshold, now):
             next_check = min(next_check, due)
         _wake.wait(max(next_check - time.monotonic(), 0.001))
 
 
-def _check(tasks: list[Task], threshold: float, now: float) -> Iterator[float]:
+def _check(runs: list[tuple[Task, float]], threshold: float, now: float) -> Iterator[float]:
     """Report the overdue innermost task of each thread; yield when to look again."""
-    by_thread: dict[int, list[Task]] = {}
-    for task in tasks:
-        by_thread.setdefault(task.ident, []).append(task)
-    for thread_tasks in by_thread.values():
-        inner = thread_tasks[-1]
-        if inner.reported or inner.covered:
+    by_thread: dict[int, list[tuple[Task, float]]] = {}
+    for run in runs:
+        by_thread.setdefault(run[0].ident, []).append(run)
+    for thread_runs in by_thread.values():
+        inner, started = thread_runs[-1]
+        if started in (inner._reported, inner._covered):
             continue
-        if inner.started + threshold > now:
+        if started + threshold > now:
             # Overdue outer tasks wait for the inner one's verdict (it is due last).
-            yield min(t.started + threshold for t in thread_tasks if t.started + threshold > now)
+            yield min(s + threshold for _, s in thread_runs if s + threshold > now)
             continue
-        _report(inner, now)
-        for outer in thread_tasks[:-1]:
-            outer.covered = True
+        _report(inner, started, now)
+        for outer, outer_started in thread_runs[:-1]:
+            outer._covered = outer_started
 
 
-def _report(task: Task, now: float) -> None:
+def _report(task: Task, started: float, now: float) -> None:
     with _lock:
-        if task not in _running:
+        func = task.func
+        # Still the run seen overdue (a reused Task writes started before func).
+        if task not in _running or task.started != started:
             return  # it ended meanwhile
-        task.reported = True
+        task._reported = started
         frame = sys._current_frames().get(task.ident)
         stack = "".join(traceback.format_stack(frame)).rstrip() if frame else "  (no stack)"
         del frame
         LOG.warning(
             "Task %s on %s (thread %s) has run for %.1f s, longer than [DEFAULT] %s "
             "(%g s): it may be stuck. Its thread's stack (most recent call last):\n%s",
-            _task_name(task.func),
+            _task_name(func),
             describe(task.owner),
             _thread_name(task.ident),
-            now - task.started,
+            now - started,
             OPTION,
             _threshold,
             stack,
         )
-    if task not in _running:
-        _tell_end(task)  # end() may have missed that it was reported
+    if task not in _running or task.started != started:
+        _tell_end(task, func, started)  # end() may have missed that it was reported
 
 
 def _after_fork_in_child() -> None:

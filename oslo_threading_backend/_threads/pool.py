@@ -42,26 +42,30 @@ _STOP = object()
 _EXECUTED, _FAILED, _CANCELLED = "executed", "failed", "cancelled"
 
 
-def _run(item: futurist_utils.WorkItem, pool: Any = None) -> tuple[str, float, Any]:
-    """Run one queued call: what happened, how long it ran, and its result or exception.
+def _run(
+    item: futurist_utils.WorkItem, pool: Any, watch: _hung_tasks.Task | None
+) -> tuple[str, float, Any, _hung_tasks.Task | None]:
+    """Run one queued call: what happened, how long it ran, its result or exception.
 
     futurist's WorkItem.run() does the same but does not say how it went (we
     would ask the future, taking its lock twice more per task), and re-raises
     SystemExit, which would end the pool thread. A task that runs too long is
-    reported (``_hung_tasks``) before its caller sees it end. The future is left
-    to the caller, which counts the task first (see ThreadPoolExecutor._work).
+    reported (``_hung_tasks``) before its caller sees it end; ``watch`` is the
+    thread's Task from its last run, reused, and the one to reuse next is
+    returned. The future is left to the caller, which counts the task first
+    (see ThreadPoolExecutor._work).
     """
     if not item.future.set_running_or_notify_cancel():
-        return _CANCELLED, 0.0, None
+        return _CANCELLED, 0.0, None, watch
     started = time.monotonic()
-    watched = _hung_tasks.begin(pool, item.fn, started)
+    watch = _hung_tasks.begin(pool, item.fn, started, watch)
     try:
         result = item.fn(*item.args, **item.kwargs)
     except BaseException as exc:  # noqa: B036 - the caller gets it through the future
-        _hung_tasks.end(watched)
-        return _FAILED, time.monotonic() - started, exc
-    _hung_tasks.end(watched)
-    return _EXECUTED, time.monotonic() - started, result
+        _hung_tasks.end(watch)
+        return _FAILED, time.monotonic() - started, exc, watch
+    _hung_tasks.end(watch)
+    return _EXECUTED, time.monotonic() - started, result, watch
 
 
 def _check_positive_number(name: str, value: Any) -> float:
@@ -190,6 +194,7 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
     def _work(self) -> None:
         """Body of each pool thread; the thread starts with one item claimed."""
         me = threading.current_thread()
+        watch = None
         while True:
             try:
                 item = self._work_queue.get(timeout=self._idle_timeout)
@@ -208,7 +213,7 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
                 with self._shutdown_lock:
                     self._workers.remove(me)  # type: ignore[arg-type]
                 return
-            outcome, runtime, value = _run(item, self)
+            outcome, runtime, value, watch = _run(item, self, watch)
             future = item.future
             del item
             # Counted, and this thread idle again, before the caller is woken: the

@@ -7,6 +7,7 @@ the threshold is a fraction of a second.
 import logging
 import math
 import threading
+import time
 
 import futurist
 from oslo_config import cfg
@@ -422,3 +423,61 @@ def test_the_fix_layer_names_it_in_the_summary_and_leaves_futurist_alone_when_of
     )
     futurist_hung_tasks.remove()
     assert futurist_hung_tasks.NAME not in applied_fixes.names()
+
+
+def test_a_pool_thread_reuses_its_task_and_each_run_is_judged_alone(release, log):
+    """One pool thread, three runs on one reused Task: quick, stuck, quick.
+
+    The stuck run is reported and its end told under its own name; neither
+    quick run around it is reported, nor told as ended.
+    """
+    pool = thread_pool.ThreadPoolExecutor(1, name="reuse")
+    try:
+        assert pool.submit(math.sqrt, 4.0).result(polling.WAIT) == 2.0
+        worker = Worker(release)
+        stuck = pool.submit(worker.block)
+        _assert_reported_once_then_ended(log, release, "pool reuse", "reuse-1")
+        assert stuck.result(polling.WAIT) == "done"
+        assert pool.submit(math.sqrt, 9.0).result(polling.WAIT) == 3.0
+        threading.Event().wait(THRESHOLD * 3)
+        assert len(_records(log, logging.WARNING)) == 1
+        assert len(_records(log, logging.INFO)) == 1
+        assert pool.num_workers == 1  # all three ran on the one thread
+    finally:
+        pool.shutdown()
+
+
+def run_a():
+    pass
+
+
+def run_b():
+    pass
+
+
+def test_a_run_that_ended_before_its_report_is_not_reported_as_the_next(log):
+    """The watcher judged run A overdue; the thread has since ended it and begun B."""
+    # Starts in the future, so that the real watcher finds neither overdue.
+    a_started = time.monotonic() + 1000
+    b_started = a_started + 1000
+    task = hung_tasks.begin("a loop", run_a, started=a_started)
+    hung_tasks.end(task)
+    again = hung_tasks.begin("a loop", run_b, started=b_started, reuse=task)
+    try:
+        assert again is task
+        hung_tasks._report(task, a_started, now=a_started + THRESHOLD * 2)
+        assert not _records(log, logging.WARNING)
+        assert not task.reported
+        # B's own report names B; its end is told once.
+        hung_tasks._report(task, b_started, now=b_started + THRESHOLD * 2)
+        (warning,) = _records(log, logging.WARNING)
+        assert warning.getMessage().startswith(f"Task {__name__}.run_b on a loop"), warning
+        assert task.reported
+    finally:
+        hung_tasks.end(task)
+    (info,) = _records(log, logging.INFO)
+    assert info.getMessage().startswith(f"Task {__name__}.run_b on a loop")
+    # The next run on the same Task starts with no flag set.
+    reused = hung_tasks.begin("a loop", run_a, reuse=task)
+    assert not (reused.reported or reused.covered or reused.told)
+    hung_tasks.end(reused)
