@@ -216,9 +216,8 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
             outcome, runtime, value, watch = _run(item, self, watch)
             future = item.future
             del item
-            # Counted, and this thread idle again, before the caller is woken: the
-            # caller then runs while this thread goes straight back to the queue
-            # (under the GIL, anything done after set_result() delays it).
+            # Counted, and this thread idle again, before the caller is woken: its
+            # result() returns with the task in the statistics and a free thread.
             with self._shutdown_lock:
                 if outcome is _CANCELLED:
                     self._cancelled += 1
