@@ -84,6 +84,8 @@ def scatter_gather(
     except TypeError:
         raise TypeError(f"targets must be iterable, got {targets!r}") from None
 
+    if not targets:
+        return {}  # nothing to run: the executor is not looked up (nor created)
     # spawn_on() per target, with its lookups and checks done once for the call.
     pool, reporter, run = executors._prepare_submit(executors.SCATTER_GATHER, fn)
     pending = {}
@@ -92,8 +94,6 @@ def scatter_gather(
             if reporter is not None:
                 reporter.before_submit(pool, fn)
             pending[target] = pool.submit(run, target, *args, **kwargs)
-    if not pending:
-        return {}
     if isinstance(pool, futurist.GreenThreadPoolExecutor):
         waiters.wait_for_all(list(pending.values()), timeout)  # green futures
     else:

@@ -86,6 +86,9 @@ def test_did_not_respond_is_a_readable_singleton():
 
 def test_no_targets():
     assert scatter_gather([], print) == {}
+    # Nothing to run: no executor is looked up, so none is needed (as spawn_on per target).
+    executors.shutdown_all()
+    assert scatter_gather([], print) == {}
 
 
 def test_duplicate_targets_run_once():
