@@ -44,8 +44,8 @@ _EXECUTED, _FAILED, _CANCELLED = "executed", "failed", "cancelled"
 
 def _run(
     item: futurist_utils.WorkItem, pool: Any, watch: _hung_tasks.Task | None
-) -> tuple[str, float, Any, _hung_tasks.Task | None]:
-    """Run one queued call: what happened, how long it ran, its result or exception.
+) -> tuple[str, float, float, Any, _hung_tasks.Task | None]:
+    """Run one queued call: what happened, when it started and ended, its result or exception.
 
     futurist's WorkItem.run() does the same but does not say how it went (we
     would ask the future, taking its lock twice more per task), and re-raises
@@ -56,16 +56,17 @@ def _run(
     (see ThreadPoolExecutor._work).
     """
     if not item.future.set_running_or_notify_cancel():
-        return _CANCELLED, 0.0, None, watch
+        now = time.monotonic()
+        return _CANCELLED, now, now, None, watch
     started = time.monotonic()
     watch = _hung_tasks.begin(pool, item.fn, started, watch)
     try:
         result = item.fn(*item.args, **item.kwargs)
     except BaseException as exc:  # noqa: B036 - the caller gets it through the future
         _hung_tasks.end(watch)
-        return _FAILED, time.monotonic() - started, exc, watch
+        return _FAILED, started, time.monotonic(), exc, watch
     _hung_tasks.end(watch)
-    return _EXECUTED, time.monotonic() - started, result, watch
+    return _EXECUTED, started, time.monotonic(), result, watch
 
 
 def _check_positive_number(name: str, value: Any) -> float:
@@ -125,6 +126,11 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
         # one of the two is non-zero.
         self._idle = 0
         self._backlog = 0
+        # The fewest idle threads since the window that ends at _window_end began:
+        # that many were not needed in it (see _leaves_the_pool()).
+        self._fewest_idle = 0
+        self._window_end = 0.0
+        self._surplus = 0
         # Statistics, also guarded by self._shutdown_lock (see submit()).
         self._executed = 0
         self._failures = 0
@@ -172,6 +178,8 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
             fut: futurist.Future = futurist.Future()
             if self._idle:
                 self._idle -= 1
+                if self._idle < self._fewest_idle:
+                    self._fewest_idle = self._idle
             elif len(self._workers) < self._max_workers:
                 self._add_thread()
             else:
@@ -204,6 +212,7 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
                     # so the work queued before it still finds a thread.
                     if self._idle and not self._shutdown:
                         self._idle -= 1
+                        self._fewest_idle = min(self._fewest_idle, self._idle)
                         self._workers.remove(me)  # type: ignore[arg-type]
                         # Its malloc cache is freed once it has exited: trim then.
                         _glibc_malloc.trimmer.request()
@@ -213,7 +222,7 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
                 with self._shutdown_lock:
                     self._workers.remove(me)  # type: ignore[arg-type]
                 return
-            outcome, runtime, value, watch = _run(item, self, watch)
+            outcome, started, ended, value, watch = _run(item, self, watch)
             future = item.future
             del item
             # Counted, and this thread idle again, before the caller is woken: its
@@ -222,13 +231,18 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
                 if outcome is _CANCELLED:
                     self._cancelled += 1
                 else:
-                    self._runtime += runtime
+                    self._runtime += ended - started
                     if outcome is _FAILED:
                         self._failures += 1
                     else:
                         self._executed += 1
+                leaves = False
                 if self._backlog:
                     self._backlog -= 1
+                elif (self._surplus or ended >= self._window_end) and self._leaves_the_pool(
+                    me, ended
+                ):
+                    leaves = True
                 else:
                     self._idle += 1
             if outcome is _EXECUTED:
@@ -237,6 +251,30 @@ class ThreadPoolExecutor(futurist.ThreadPoolExecutor):
                 future.set_exception(value)
             del future, value
             _request_context.forget()  # the next task starts without this one's
+            if leaves:
+                _glibc_malloc.trimmer.request()  # as a thread that idled out
+                return
+
+    def _leaves_the_pool(self, me: threading.Thread, now: float) -> bool:
+        """With the lock, a thread done with its task: whether the load can do without it.
+
+        The queue wakes its waiting threads first in, first out, so under a steady
+        load each thread of a burst's peak takes a task now and then and none
+        waits ``idle_timeout`` for one: the pool would keep its peak for as long
+        as the load lasts. So the pool counts the fewest threads idle at once over
+        each ``idle_timeout``: that many were not needed in it, and as many
+        threads leave as they finish their next task, while another is idle to
+        take the work.
+        """
+        if now >= self._window_end:
+            self._surplus = self._fewest_idle
+            self._fewest_idle = self._idle
+            self._window_end = now + self._idle_timeout
+        if self._surplus <= 0 or not self._idle or self._shutdown:
+            return False
+        self._surplus -= 1
+        self._workers.remove(me)  # type: ignore[arg-type]
+        return True
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop accepting work; queued work still runs unless ``cancel_futures``."""

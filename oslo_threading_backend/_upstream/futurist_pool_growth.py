@@ -41,6 +41,7 @@ import weakref
 
 from oslo_threading_backend._openstack import request_context as _request_context
 from oslo_threading_backend._processes import glibc_malloc as _glibc_malloc
+from oslo_threading_backend._threads import lifo_condition as _lifo_condition
 
 LOG = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ def maybe_spin_up(self: Any) -> bool:
         self.__dict__[_COUNTS] = counts
         if counts:
             _pools.add(self)
+            _wake_latest_first(self._work_queue)
     if not counts:
         return _originals["_maybe_spin_up"](self)
     with counts.lock:
@@ -127,6 +129,7 @@ def wait_for_work(self: Any) -> Any:
     self.idle = True
     idle_timeout = settings.idle_timeout
     idle_since = time.monotonic()
+    _lifo_condition.set_rank(self, idle_since)
     while True:
         wait = self.MAX_IDLE_FOR
         if idle_timeout is not None:
@@ -143,6 +146,13 @@ def wait_for_work(self: Any) -> Any:
             continue
         self.idle = False
         return work
+
+
+def _wake_latest_first(work_queue: Any) -> None:
+    """A new task goes to the thread idle the shortest time (no thread waits yet)."""
+    not_empty = getattr(work_queue, "not_empty", None)
+    if type(not_empty) is threading.Condition:
+        work_queue.not_empty = _lifo_condition.LifoCondition(work_queue.mutex)
 
 
 def _stopping() -> BaseException:
@@ -190,6 +200,9 @@ def _after_fork_in_child() -> None:
         executor._workers[:] = [w for w in executor._workers if w.is_alive()]
         counts.lock = threading.Lock()
         counts.idle = 0
+        not_empty = getattr(executor._work_queue, "not_empty", None)
+        if isinstance(not_empty, _lifo_condition.LifoCondition):
+            not_empty.forget_waiters()  # the parent's threads', gone here
         # Tasks queued in the parent wait for the threads this child starts. The
         # queue's own lock may be held by a parent thread: read the deque directly.
         counts.backlog = len(getattr(executor._work_queue, "queue", ()))

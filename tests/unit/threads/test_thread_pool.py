@@ -276,3 +276,25 @@ def test_a_task_is_counted_and_its_thread_idle_before_its_caller_wakes(make_pool
     wait_until(lambda: len(seen) == 2)
     assert seen[1] == 1
     assert pool.num_workers == 1
+
+
+def test_the_threads_a_steady_load_does_not_need_leave(make_pool):
+    """The threads a steady load does not need leave, though none waits idle_timeout.
+
+    The queue wakes its waiting threads first in, first out: each of the burst's
+    six threads takes every sixth task and none is ever idle for ``idle_timeout``,
+    so the pool held its peak for as long as the load lasted.
+    """
+    pool = make_pool(6, idle_timeout=0.3)
+    started = [threading.Event() for _ in range(6)]
+    release = threading.Event()
+    futures = [pool.submit(blocker, s, release) for s in started]
+    assert all(s.wait(WAIT) for s in started)
+    release.set()
+    assert [f.result(WAIT) for f in futures] == ["released"] * 6
+    deadline = time.monotonic() + WAIT
+    while pool.num_workers > 1:  # one task after another, as long as it takes
+        assert time.monotonic() < deadline, f"{pool.num_workers} threads still in the pool"
+        assert pool.submit(pow, 2, 3).result(WAIT) == 8
+    assert pool.submit(pow, 2, 3).result(WAIT) == 8
+    assert pool.num_workers == 1

@@ -376,3 +376,28 @@ def test_the_memory_of_retired_threads_goes_back_to_the_os():
 
     assert run("trim") >= 16
     assert run("keep") < 8  # without the trim glibc keeps it
+
+
+def test_a_steady_load_lets_the_threads_it_does_not_need_go(on_demand):
+    """A new task wakes the thread idle the shortest time, so the others retire.
+
+    ``queue.Queue`` wakes its waiting threads first in, first out, and futurist's
+    threads wait again every second: the eight threads of a burst would take turns
+    under the load that follows and none would reach the idle timeout.
+    """
+    pool = futurist.ThreadPoolExecutor(max_workers=8)
+    gate, futures = _blocked(pool, 8)
+    gate.set()
+    concurrent.futures.wait(futures, polling.WAIT)
+    deadline = threading.Event()
+    timer = threading.Timer(polling.WAIT, deadline.set)
+    timer.start()
+    try:
+        # One task after another; a result is delivered before its thread waits
+        # again, so a submit right after it may wake a second one (see above).
+        while pool.num_workers > 2:
+            assert not deadline.is_set(), f"{pool.num_workers} threads still in the pool"
+            assert pool.submit(pow, 2, 3).result(polling.WAIT) == 8
+    finally:
+        timer.cancel()
+    pool.shutdown(wait=True)
