@@ -1,4 +1,4 @@
-"""A condition variable that wakes the thread that began waiting last.
+"""A condition variable that wakes the thread that went idle last.
 
 ``threading.Condition.notify()`` wakes its waiters in the order they began to
 wait (first in, first out). A pool whose idle threads wait on one condition
@@ -10,8 +10,8 @@ on as few threads as the load needs and lets the others reach their idle
 timeout (the way Go's scheduler and glibc's own thread caches reuse the
 latest first).
 
-A waiter is ranked by the *rank* its thread gives (:func:`set_rank`; by
-default the time it became idle), not by when it called ``wait()``: a pool
+A waiter is ranked by the *rank* its thread set (:func:`set_rank`: the time
+it went idle; 0 if it set none), not by when it called ``wait()``: a pool
 thread that wakes every second to check for shutdown and waits again keeps its
 place.
 """

@@ -17,16 +17,21 @@ left alone):
 - a thread idle for ``[DEFAULT] thread_pool_idle_timeout`` seconds exits (as
   our own pools' threads), and asks for a ``malloc_trim(0)`` a moment later, once
   its cache went back to its arena (``[DEFAULT] malloc_trim_after_idle_exit``).
+- a new task wakes the thread that went idle last (the pool's ``queue.Queue``
+  gets a :class:`~.lifo_condition.LifoCondition`): woken first in, first out,
+  and waiting again every second, the threads of a burst took turns under the
+  steady load that followed and none reached the idle timeout.
 - a forked child forgets its parent's threads (they do not exist there), so its
   pools start new ones instead of waiting for them.
 - a thread going back to wait drops the oslo.context request context its task
   left (``_openstack.request_context``), as a greenthread's ended with it.
 
 Results, exceptions, ``check_and_reject``, statistics and ``shutdown()`` are
-futurist's own: only ``_maybe_spin_up`` and ``ThreadWorker._wait_for_work`` are
-replaced. A pool that already had threads when the fix went in keeps futurist's
-behaviour. The launchers apply it (``[DEFAULT] futurist_threads_on_demand``, on
-by default) with the fast-shutdown fix (:mod:`.futurist_fixes`).
+futurist's own: only ``_maybe_spin_up``, ``ThreadWorker._wait_for_work`` and the
+queue's ``not_empty`` condition are replaced. A pool that already had threads
+when the fix went in keeps futurist's behaviour. The launchers apply it
+(``[DEFAULT] futurist_threads_on_demand``, on by default) with the fast-shutdown
+fix (:mod:`.futurist_fixes`).
 """
 
 from __future__ import annotations
