@@ -7,8 +7,8 @@ every thread of the pool's peak takes a task now and then, none stays idle
 long enough to exit, and each keeps its stack, its glibc arena and its caches
 warm for nothing. Waking the most recently idle thread instead keeps the work
 on as few threads as the load needs and lets the others reach their idle
-timeout (the way Go's scheduler and glibc's own thread caches reuse the
-latest first).
+timeout (Go's runtime keeps its idle OS threads the same way, last in, first
+out).
 
 A waiter is ranked by the *rank* its thread set (:func:`set_rank`: the time
 it went idle; 0 if it set none), not by when it called ``wait()``: a pool
@@ -21,16 +21,15 @@ from __future__ import annotations
 import bisect
 import itertools
 import threading
-import time
 from typing import Any
 
 _RANK = "_oslo_threading_backend_idle_rank"
 _order = itertools.count()  # breaks ties between equal ranks: later first
 
 
-def set_rank(thread: threading.Thread, rank: float | None = None) -> None:
-    """Rank ``thread``'s next waits: the higher, the sooner it is woken."""
-    thread.__dict__[_RANK] = time.monotonic() if rank is None else rank
+def set_rank(thread: threading.Thread, rank: float) -> None:
+    """Rank ``thread``'s next waits (a pool: when it went idle): the higher, the sooner woken."""
+    thread.__dict__[_RANK] = rank
 
 
 class LifoCondition(threading.Condition):
